@@ -1,0 +1,64 @@
+"""Settings from the environment (``DNSGATE_*``), validated by pydantic."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+_KEY_FILE = "secret_key"
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Nothing reads the environment but this class."""
+
+    model_config = SettingsConfigDict(env_prefix="DNSGATE_", extra="ignore")
+
+    data_dir: Path = Path("./data")
+    database_url: str | None = None
+    secret_key: str | None = Field(default=None, repr=False)
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    trusted_proxies: str = ""
+    max_body_bytes: int = 64 * 1024
+    log_level: str = "info"
+
+    @field_validator("secret_key")
+    @classmethod
+    def _key_is_strong(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < 32:
+            raise ValueError("DNSGATE_SECRET_KEY must be at least 32 characters")
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'dnsgate.db').resolve()}"
+
+    @cached_property
+    def trusted_proxy_networks(self) -> tuple[Network, ...]:
+        return tuple(
+            ipaddress.ip_network(part.strip(), strict=False)
+            for part in self.trusted_proxies.split(",")
+            if part.strip()
+        )
+
+    def server_key(self) -> bytes:
+        """The HMAC key for credentials: from the environment, or generated once
+        into the data dir (mode 0600) so it survives restarts."""
+        if self.secret_key:
+            return self.secret_key.encode("utf-8")
+        path = self.data_dir / _KEY_FILE
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(48))
+        return path.read_text().strip().encode("utf-8")

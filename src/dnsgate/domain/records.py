@@ -1,0 +1,157 @@
+"""RRsets and record data: validated and put in canonical form by dnspython.
+
+An RRset is (name, type, ttl, records). ``name`` is a normalized owner name
+(see ``names``); each record is presentation-format rdata as dnspython
+prints it, with absolute domain names (trailing dot) inside the rdata.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import dns.exception
+import dns.name
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+
+from dnsgate.domain.errors import InvalidRecord
+
+#: Types users may write through dnsgate. SOA is managed by the backend.
+WRITABLE_TYPES: Final = frozenset({
+    "A", "AAAA", "CAA", "CNAME", "DS", "HTTPS", "MX", "NAPTR", "NS", "PTR",
+    "SRV", "SSHFP", "SVCB", "TLSA", "TXT",
+})
+MAX_RECORDS_PER_RRSET: Final = 100
+MAX_TTL: Final = 2_147_483_647
+_TXT_CHUNK: Final = 255
+
+
+@dataclass(frozen=True, slots=True)
+class RRset:
+    name: str
+    type: str
+    ttl: int
+    records: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, object]:
+        return {"name": self.name, "type": self.type, "ttl": self.ttl,
+                "records": list(self.records)}
+
+
+@dataclass(frozen=True, slots=True)
+class Upsert:
+    """Replace the RRset (name, type) with ``rrset``."""
+
+    rrset: RRset
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.rrset.name, self.rrset.type)
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    """Remove the RRset (name, type); a missing RRset is not an error."""
+
+    name: str
+    type: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.name, self.type)
+
+
+Change = Upsert | Delete
+
+
+def normalize_type(text: str) -> str:
+    """Upper-case a type mnemonic and check it is one users may write."""
+    if not isinstance(text, str):
+        raise InvalidRecord("type must be a string")
+    rtype = text.strip().upper()
+    if rtype not in WRITABLE_TYPES:
+        raise InvalidRecord(f"unsupported record type {text!r}", code="invalid_record")
+    return rtype
+
+
+def canonical_records(rtype: str, records: Sequence[str]) -> tuple[str, ...]:
+    """Parse each record with dnspython; return canonical, de-duplicated text."""
+    if not isinstance(records, (list, tuple)) or not records:
+        raise InvalidRecord("records must be a non-empty list")
+    if len(records) > MAX_RECORDS_PER_RRSET:
+        raise InvalidRecord(f"at most {MAX_RECORDS_PER_RRSET} records per rrset")
+    out: list[str] = []
+    for text in records:
+        canonical = canonical_rdata(rtype, text)
+        if canonical not in out:
+            out.append(canonical)
+    if rtype == "CNAME" and len(out) > 1:
+        raise InvalidRecord("a CNAME rrset has exactly one record")
+    return tuple(out)
+
+
+def canonical_rdata(rtype: str, text: str) -> str:
+    """One record in canonical presentation form, or InvalidRecord."""
+    if not isinstance(text, str):
+        raise InvalidRecord("each record must be a string")
+    if rtype == "TXT":
+        text = _txt_presentation(text)
+    try:
+        rdata = dns.rdata.from_text(
+            dns.rdataclass.IN, dns.rdatatype.from_text(rtype), text,
+            origin=dns.name.root, relativize=False,
+        )
+    except (dns.exception.DNSException, ValueError, TypeError) as exc:
+        raise InvalidRecord(f"invalid {rtype} record {text!r}: {exc}") from exc
+    return str(rdata.to_text())
+
+
+def _txt_presentation(value: str) -> str:
+    """Accept quoted presentation text as is; quote and split a raw value.
+
+    Raw text longer than 255 octets is split into several character-strings,
+    which is how DNS carries long TXT values such as DKIM keys.
+    """
+    stripped = value.strip()
+    if stripped.startswith('"'):
+        return stripped
+    raw = value.encode("utf-8")
+    if not raw:
+        return '""'
+    chunks = [raw[i:i + _TXT_CHUNK] for i in range(0, len(raw), _TXT_CHUNK)]
+    return " ".join(_quote(chunk) for chunk in chunks)
+
+
+def _quote(chunk: bytes) -> str:
+    out = []
+    for byte in chunk:
+        if byte in (0x22, 0x5C):  # " and \
+            out.append("\\" + chr(byte))
+        elif 0x20 <= byte < 0x7F:
+            out.append(chr(byte))
+        else:
+            out.append(f"\\{byte:03d}")
+    return '"' + "".join(out) + '"'
+
+
+def check_ttl(ttl: object, *, minimum: int, maximum: int) -> int:
+    """A TTL inside the zone's bounds, or InvalidRecord."""
+    if isinstance(ttl, bool) or not isinstance(ttl, int):
+        raise InvalidRecord("ttl must be an integer")
+    if not minimum <= ttl <= min(maximum, MAX_TTL):
+        raise InvalidRecord(f"ttl must be between {minimum} and {maximum}")
+    return ttl
+
+
+def check_cname_exclusive(rtype: str, other_types_at_name: Iterable[str]) -> None:
+    """A CNAME shares its owner name with no other data (RFC 1034 3.6.2)."""
+    others = {t for t in other_types_at_name if t != rtype and t not in ("RRSIG", "NSEC")}
+    if not others:
+        return
+    if rtype == "CNAME":
+        raise InvalidRecord("a CNAME cannot coexist with other records at the same name")
+    if "CNAME" in others:
+        raise InvalidRecord("the name already holds a CNAME; no other records may be added")
