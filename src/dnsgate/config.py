@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     http_port: int = 8080
     trusted_proxies: str = ""
     max_body_bytes: int = 64 * 1024
+    write_rate_limit: str = "120/minute"
+    login_ip_limit: str = "30/minute"
+    login_user_limit: str = "10/minute"
+    rate_limit_storage: str = "memory://"
     log_level: str = "info"
 
     @field_validator("secret_key")

@@ -3,7 +3,7 @@
 ``Database.write()`` opens a transaction that holds the write lock from its
 first statement on SQLite (``BEGIN IMMEDIATE``), so read-check-write
 sequences (realm overlap, RRset upserts) cannot interleave; on PostgreSQL the
-services take row or advisory locks (see ``lock_zone``).
+services take advisory locks (see ``Database.lock``).
 """
 
 from __future__ import annotations
@@ -45,22 +45,21 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A transaction that commits on success and rolls back on any error."""
-        with self._sessions() as session:
+        with self._sessions() as session, session.begin():
             session.connection(execution_options={_IMMEDIATE: True})
-            with session.begin():
-                yield session
+            yield session
 
-    def lock_zone(self, session: Session, zone: str) -> None:
-        """Serialize writers of one zone for the rest of this transaction.
+    def lock(self, session: Session, key: str) -> None:
+        """Serialize writers of one resource (e.g. ``zone:example.test``) until commit.
 
         SQLite already holds the database write lock (BEGIN IMMEDIATE); on
-        PostgreSQL a transaction-scoped advisory lock keyed by the zone name
-        serializes writers across every node.
+        PostgreSQL a transaction-scoped advisory lock keyed by ``key``
+        serializes them across every node.
         """
         if self.is_sqlite:
             return
-        key = int.from_bytes(hashlib.sha256(zone.encode()).digest()[:8], "big", signed=True)
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+        lock_id = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_id})
 
     def ping(self) -> bool:
         try:

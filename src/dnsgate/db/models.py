@@ -230,13 +230,21 @@ class AuditEvent(Base):
 
 
 class BuiltinZone(Base):
-    """A zone held by the built-in backend; its SOA serial lives here."""
+    """A zone held by the built-in backend. Its SOA is these columns, not an RRset
+    row, so bumping the serial is one UPDATE."""
 
     __tablename__ = "builtin_zones"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(253), unique=True)
     serial: Mapped[int] = mapped_column(BigInteger)
+    primary_ns: Mapped[str] = mapped_column(String(253))
+    hostmaster: Mapped[str] = mapped_column(String(253))
+    refresh: Mapped[int] = mapped_column(Integer, default=3600)
+    retry: Mapped[int] = mapped_column(Integer, default=600)
+    expire: Mapped[int] = mapped_column(Integer, default=1209600)
+    minimum: Mapped[int] = mapped_column(Integer, default=300)
+    soa_ttl: Mapped[int] = mapped_column(Integer, default=3600)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -169,3 +169,12 @@ def overlaps(a: str, a_kind: str, b: str, b_kind: str) -> bool:
     if b_kind == "host":
         return any(claim_contains(a, a_kind, n) for n in (b, acme_challenge_of(b)))
     return is_at_or_below(a, b) or is_at_or_below(b, a)
+
+
+def in_zone(text: str, zone: str) -> str:
+    """An owner name given absolute (or ``@``) that must lie at or below ``zone``."""
+    stripped = text.strip()
+    name = zone if stripped == "@" else normalize(stripped)
+    if not is_at_or_below(name, zone):
+        raise InvalidName(f"{name} is not in zone {zone}")
+    return name

@@ -131,18 +131,10 @@ def decide(
     operation is allowed if any realm allows it; otherwise the code of the
     realm that got furthest down the table is returned.
     """
+    standing = credential_standing(principal, source_ip, now)
+    if not standing.allowed:
+        return standing
     token = principal.token
-    if token is not None:
-        if token.revoked:
-            return _deny("token_revoked")
-        if _token_expired(token, now):
-            return _deny("token_expired")
-    if not principal.account_active:
-        return _deny("account_disabled")
-    if token is not None and token.networks is not None and not _ip_allowed(
-        token.networks, source_ip
-    ):
-        return _deny("ip_not_allowed")
     if not (zone.active and zone.backend_active):
         return _deny("zone_disabled")
     if principal.is_admin and token is None:
@@ -162,6 +154,28 @@ def decide(
         if rank > best_rank:
             best, best_rank = decision, rank
     return best
+
+
+def credential_standing(principal: Principal, source_ip: Address | None,
+                        now: datetime) -> Decision:
+    """Rows 1-4 of :func:`decide`: may this credential be used at all right now?
+
+    Surfaces ask this once per request (e.g. ``whoami``); ``decide`` asks it
+    again for every RRset, so no path skips it.
+    """
+    token = principal.token
+    if token is not None:
+        if token.revoked:
+            return _deny("token_revoked")
+        if _token_expired(token, now):
+            return _deny("token_expired")
+    if not principal.account_active:
+        return _deny("account_disabled")
+    if token is not None and token.networks is not None and not _ip_allowed(
+        token.networks, source_ip
+    ):
+        return _deny("ip_not_allowed")
+    return ALLOW
 
 
 def _token_expired(token: TokenScope, now: datetime) -> bool:

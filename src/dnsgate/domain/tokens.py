@@ -17,7 +17,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Final
 
-TOKEN_PREFIX: Final = "dg"
+TOKEN_PREFIX: Final = "dg"  # noqa: S105 - a prefix, not a secret
 API_KEY_PREFIX: Final = "dgk"
 ID_BYTES: Final = 10  # 16 base32 characters
 SECRET_BYTES: Final = 32  # 256 bits, 52 base32 characters

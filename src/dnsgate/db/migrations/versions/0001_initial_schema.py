@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -64,6 +63,13 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=253), nullable=False),
         sa.Column("serial", sa.BigInteger(), nullable=False),
+        sa.Column("primary_ns", sa.String(length=253), nullable=False),
+        sa.Column("hostmaster", sa.String(length=253), nullable=False),
+        sa.Column("refresh", sa.Integer(), nullable=False),
+        sa.Column("retry", sa.Integer(), nullable=False),
+        sa.Column("expire", sa.Integer(), nullable=False),
+        sa.Column("minimum", sa.Integer(), nullable=False),
+        sa.Column("soa_ttl", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_builtin_zones")),
         sa.UniqueConstraint("name", name=op.f("uq_builtin_zones_name")),

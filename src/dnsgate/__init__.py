@@ -1,0 +1,1 @@
+"""dnsgate: a self-hosted DNS access gateway."""

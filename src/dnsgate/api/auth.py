@@ -1,0 +1,41 @@
+"""``/api/v1/auth``: trade a username and password for an account API key."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter
+
+from dnsgate.api.deps import Ctx, EnvDep
+from dnsgate.api.schemas import ApiKeyCreated, ApiKeyLogin, ApiKeyPublic
+from dnsgate.domain.errors import Unauthenticated
+from dnsgate.services import accounts, audit, auth
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+@router.post("/api-keys", response_model=ApiKeyCreated, status_code=201)
+async def login_for_api_key(env: EnvDep, ctx: Ctx, body: ApiKeyLogin) -> ApiKeyCreated:
+    """Log in with name and password; the new API key is in this response only.
+
+    Throttled per address, and per (name, address): guessing is slow, and a
+    stranger guessing an admin's name spends only their own budget, so they
+    cannot lock the admin out.
+    """
+    env.limiter.hit("login_ip", ctx.source_ip or "-")
+    env.limiter.hit("login_user", f"{body.username.lower()}|{ctx.source_ip}")
+    try:
+        with env.db.read() as session:
+            account = auth.authenticate_password(session, body.username, body.password)
+            caller = auth.account_caller(session, account.id)
+    except Unauthenticated:
+        with env.db.write() as session:
+            audit.record(session, ctx, caller=None, action="auth.login", when=env.clock(),
+                         outcome="denied", code="login_failed",
+                         details={"username": body.username})
+        raise
+    expires = env.clock() + timedelta(seconds=body.expires_in) if body.expires_in else None
+    key, text = accounts.create_api_key(env, ctx, caller=caller, account_id=account.id,
+                                        name=body.name, expires_at=expires)
+    return ApiKeyCreated.model_validate({**ApiKeyPublic.model_validate(key).model_dump(),
+                                         "key": text})

@@ -1,0 +1,77 @@
+"""FastAPI dependencies: they return principals; handlers never read headers.
+
+``Authorization: Bearer <credential>`` carries either a realm token
+(``dg_...``) or an account API key (``dgk_...``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from dnsgate.domain import tokens
+from dnsgate.domain.errors import Denied, Unauthenticated
+from dnsgate.services import auth
+from dnsgate.services.context import Caller, Env, RequestContext
+
+
+def get_env(request: Request) -> Env:
+    env: Env = request.app.state.env
+    return env
+
+
+def get_context(request: Request) -> RequestContext:
+    edge = request.scope.get("dnsgate")
+    return RequestContext(
+        source_ip=edge.client_ip if edge else None,
+        user_agent=request.headers.get("user-agent"),
+        request_id=edge.request_id if edge else None,
+        surface="api",
+    )
+
+
+EnvDep = Annotated[Env, Depends(get_env)]
+Ctx = Annotated[RequestContext, Depends(get_context)]
+
+
+def bearer(request: Request) -> str:
+    """The credential of ``Authorization: Bearer``, or ``token_missing``."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Unauthenticated(auth.GENERIC, code="token_missing")
+    return value.strip()
+
+
+def get_caller(request: Request, env: EnvDep) -> Caller:
+    """A realm token or an account API key."""
+    credential = bearer(request)
+    if credential.startswith(tokens.API_KEY_PREFIX + "_"):
+        with env.db.write() as session:
+            return auth.authenticate_api_key(env, session, credential)
+    with env.db.read() as session:
+        return auth.authenticate_token(env, session, credential)
+
+
+def get_account_caller(request: Request, env: EnvDep) -> Caller:
+    """An account (API key); realm tokens do not manage anything."""
+    credential = bearer(request)
+    if not credential.startswith(tokens.API_KEY_PREFIX + "_"):
+        raise Unauthenticated(auth.GENERIC, code="token_invalid")
+    with env.db.write() as session:
+        caller = auth.authenticate_api_key(env, session, credential)
+    if not caller.principal.account_active:
+        raise Denied("this account is disabled", code="account_disabled")
+    return caller
+
+
+def get_admin(caller: Annotated[Caller, Depends(get_account_caller)]) -> Caller:
+    if not caller.is_admin:
+        raise Denied("this needs an admin account", code="admin_required")
+    return caller
+
+
+AnyCaller = Annotated[Caller, Depends(get_caller)]
+AccountCaller = Annotated[Caller, Depends(get_account_caller)]
+AdminCaller = Annotated[Caller, Depends(get_admin)]

@@ -1,0 +1,96 @@
+"""ASGI middleware at the edge: request id, client address, body size limit.
+
+Plain ASGI (not BaseHTTPMiddleware) because it runs on every request and
+must stay cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.exceptions import HTTPException
+
+from dnsgate.security.client_ip import Network, client_ip
+
+ASGIApp = Any
+_GOOD_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """What the edge learned about a request; handlers read it from the scope."""
+
+    request_id: str
+    client_ip: str | None
+
+
+class EdgeMiddleware:
+    def __init__(self, app: ASGIApp, *, proxies: Sequence[Network], max_body: int) -> None:
+        self.app = app
+        self.proxies = tuple(proxies)
+        self.max_body = max_body
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
+                   for k, v in scope.get("headers", ())}
+        incoming = headers.get("x-request-id", "")
+        request_id = incoming if _GOOD_ID.match(incoming) else uuid.uuid4().hex
+        peer = scope.get("client")[0] if scope.get("client") else None
+        ip = client_ip(peer, headers.get("x-forwarded-for"), headers.get("forwarded"),
+                       self.proxies)
+        scope["dnsgate"] = Edge(request_id, ip)
+        raw_id = request_id.encode()
+
+        async def send_with_id(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", raw_id)]
+            await send(message)
+
+        length = headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+            await _too_large(send_with_id, request_id, self.max_body)
+            return
+        seen = 0
+        limit = self.max_body
+
+        async def limited_receive() -> dict[str, Any]:
+            nonlocal seen
+            message: dict[str, Any] = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send_with_id)
+        except BodyTooLarge:
+            await _too_large(send_with_id, request_id, self.max_body)
+
+
+class BodyTooLarge(HTTPException):
+    """A chunked body grew past the limit; the framework maps it to a 413 problem."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request bodies are limited to {limit} bytes")
+
+
+async def _too_large(send: Any, request_id: str, limit: int) -> None:
+    body = json.dumps({
+        "type": "urn:dnsgate:problem:body_too_large", "title": "Body too large",
+        "status": 413, "code": "body_too_large",
+        "detail": f"request bodies are limited to {limit} bytes", "request_id": request_id,
+    }).encode()
+    await send({"type": "http.response.start", "status": 413, "headers": [
+        (b"content-type", b"application/problem+json"),
+        (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,109 @@
+"""The machine surface: whoami, zones and RRsets, for realm tokens and API keys."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Response
+
+from dnsgate.api.deps import AnyCaller, Ctx, EnvDep
+from dnsgate.api.schemas import (
+    BatchResult,
+    RealmScopePublic,
+    RRsetBatch,
+    RRsetBody,
+    RRsetPublic,
+    TokenScopePublic,
+    Whoami,
+    ZoneSummary,
+)
+from dnsgate.domain.errors import NotFound
+from dnsgate.domain.records import RRset
+from dnsgate.services import records
+from dnsgate.services.records import ChangeInput
+from dnsgate.services.zones import visible_zones
+
+router = APIRouter(tags=["records"])
+
+
+def _public(rr: RRset) -> RRsetPublic:
+    return RRsetPublic(name=rr.name, type=rr.type, ttl=rr.ttl, records=list(rr.records))
+
+
+@router.get("/whoami", response_model=Whoami)
+async def whoami(env: EnvDep, ctx: Ctx, caller: AnyCaller) -> Whoami:
+    """What this credential may do."""
+    records.require_standing(env, ctx, caller, action="whoami")
+    p = caller.principal
+    token = None
+    if p.token is not None:
+        t = p.token
+        token = TokenScopePublic(
+            id=t.id, names=sorted(t.names) if t.names is not None else None,
+            types=sorted(t.types) if t.types is not None else None,
+            operations=sorted(t.operations) if t.operations is not None else None,
+            cidrs=[str(n) for n in t.networks] if t.networks is not None else None,
+            not_before=t.not_before, expires_at=t.expires_at)
+    return Whoami(
+        kind="token" if p.token is not None else "api_key",
+        account_id=p.account_id, admin=caller.is_admin, token=token,
+        realms=[RealmScopePublic(id=r.id, zone=r.zone, name=r.name, kind=r.kind,
+                                 types=sorted(r.types), operations=sorted(r.operations))
+                for r in p.realms])
+
+
+@router.get("/zones", response_model=list[ZoneSummary])
+async def list_zones(env: EnvDep, ctx: Ctx, caller: AnyCaller) -> list[ZoneSummary]:
+    """Zones visible to this credential."""
+    records.require_standing(env, ctx, caller, action="zones.list")
+    with env.db.read() as session:
+        zones = visible_zones(session, caller, env.clock())
+    return [ZoneSummary(name=z.name, backend=z.backend_name, visibility=z.visibility)
+            for z in zones]
+
+
+@router.get("/zones/{zone}/rrsets", response_model=list[RRsetPublic])
+async def list_rrsets(env: EnvDep, ctx: Ctx, caller: AnyCaller, zone: str,
+                      name: str | None = Query(default=None),
+                      type: str | None = Query(default=None)) -> list[RRsetPublic]:
+    """RRsets of the zone inside the caller's realm, optionally one name and/or type."""
+    found = await records.list_rrsets(env, ctx, caller=caller, zone=zone, name=name, rtype=type)
+    return [_public(rr) for rr in found]
+
+
+@router.get("/zones/{zone}/rrsets/{name}/{type}", response_model=RRsetPublic)
+async def get_rrset(env: EnvDep, ctx: Ctx, caller: AnyCaller, zone: str, name: str,
+                    type: str) -> RRsetPublic:
+    """One RRset (404 if absent or outside the realm)."""
+    found = await records.list_rrsets(env, ctx, caller=caller, zone=zone, name=name, rtype=type)
+    if not found:
+        raise NotFound(f"no {type.upper()} rrset at {name}")
+    return _public(found[0])
+
+
+@router.put("/zones/{zone}/rrsets/{name}/{type}", response_model=RRsetPublic)
+async def put_rrset(env: EnvDep, ctx: Ctx, caller: AnyCaller, zone: str, name: str,
+                    type: str, body: RRsetBody) -> RRsetPublic:
+    """Create or replace one RRset."""
+    result = await records.apply_changes(env, ctx, caller=caller, zone=zone, inputs=[
+        ChangeInput("upsert", name, type, body.ttl, body.records)])
+    return _public(result.upserted[0])
+
+
+@router.delete("/zones/{zone}/rrsets/{name}/{type}", status_code=204)
+async def delete_rrset(env: EnvDep, ctx: Ctx, caller: AnyCaller, zone: str, name: str,
+                       type: str) -> Response:
+    """Delete one RRset (idempotent: deleting an absent RRset is a success)."""
+    await records.apply_changes(env, ctx, caller=caller, zone=zone, inputs=[
+        ChangeInput("delete", name, type)])
+    return Response(status_code=204)
+
+
+@router.patch("/zones/{zone}/rrsets", response_model=BatchResult)
+async def patch_rrsets(env: EnvDep, ctx: Ctx, caller: AnyCaller, zone: str,
+                       body: RRsetBatch) -> BatchResult:
+    """Apply a batch atomically; one denied or invalid change and nothing is written."""
+    result = await records.apply_changes(env, ctx, caller=caller, zone=zone, inputs=[
+        ChangeInput(c.action, c.name, c.type, c.ttl, c.records) for c in body.changes])
+    return BatchResult(
+        upserted=[_public(rr) for rr in result.upserted],
+        deleted=[{"name": n, "type": t} for n, t in result.deleted],
+        changed=result.changed, unchanged=result.unchanged)

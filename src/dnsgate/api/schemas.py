@@ -1,0 +1,295 @@
+"""Request and response bodies of the REST API (``ThingCreate`` / ``ThingPublic``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RRsetBody(Strict):
+    ttl: int | None = Field(default=None, description="seconds; the zone default if omitted")
+    records: list[str] = Field(min_length=1, max_length=100)
+
+
+class RRsetPublic(BaseModel):
+    name: str
+    type: str
+    ttl: int
+    records: list[str]
+
+
+class RRsetChange(Strict):
+    action: Literal["upsert", "delete"]
+    name: str
+    type: str
+    ttl: int | None = None
+    records: list[str] = Field(default_factory=list, max_length=100)
+
+
+class RRsetBatch(Strict):
+    changes: list[RRsetChange] = Field(min_length=1, max_length=1000)
+
+
+class BatchResult(BaseModel):
+    upserted: list[RRsetPublic]
+    deleted: list[dict[str, str]]
+    changed: int
+    unchanged: int
+
+
+class ZoneSummary(BaseModel):
+    name: str
+    backend: str
+    visibility: str
+
+
+class ZonePolicyPublic(BaseModel):
+    name: str
+    backend: str
+    provider: str
+    status: str
+    visibility: str
+    approval: str
+    min_depth: int
+    max_depth: int | None
+    apex_allowed: bool
+    types: list[str]
+    operations: list[str]
+    realm_quota: int | None
+    ttl_min: int
+    ttl_max: int
+    default_ttl: int
+
+
+class ZoneCreate(Strict):
+    zone: str
+    backend: str = "builtin"
+    visibility: Literal["public", "private", "invite"] = "private"
+    approval: Literal["auto", "admin"] = "admin"
+    min_depth: int | None = None
+    max_depth: int | None = None
+    apex_allowed: bool | None = None
+    types: list[str] | None = None
+    operations: list[str] | None = None
+    realm_quota: int | None = None
+    ttl_min: int | None = None
+    ttl_max: int | None = None
+    default_ttl: int | None = None
+
+
+class ZoneUpdate(Strict):
+    status: Literal["active", "disabled"] | None = None
+    visibility: Literal["public", "private", "invite"] | None = None
+    approval: Literal["auto", "admin"] | None = None
+    min_depth: int | None = None
+    max_depth: int | None = None
+    apex_allowed: bool | None = None
+    types: list[str] | None = None
+    operations: list[str] | None = None
+    realm_quota: int | None = None
+    ttl_min: int | None = None
+    ttl_max: int | None = None
+    default_ttl: int | None = None
+
+
+class RealmScopePublic(BaseModel):
+    id: int
+    zone: str
+    name: str
+    kind: str
+    types: list[str]
+    operations: list[str]
+
+
+class TokenScopePublic(BaseModel):
+    id: str
+    names: list[str] | None
+    types: list[str] | None
+    operations: list[str] | None
+    cidrs: list[str] | None
+    not_before: datetime | None
+    expires_at: datetime | None
+
+
+class Whoami(BaseModel):
+    kind: Literal["token", "api_key"]
+    account_id: int
+    admin: bool
+    realms: list[RealmScopePublic]
+    token: TokenScopePublic | None = None
+
+
+class AccountCreate(Strict):
+    name: str
+    email: str | None = None
+    admin: bool = False
+    password: str | None = Field(default=None, min_length=10, max_length=1024)
+
+
+class AccountPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    email: str | None
+    role: str
+    status: str
+    created_at: datetime
+
+
+class AccountCreated(AccountPublic):
+    password: str | None = Field(default=None, description="one-time password, shown once")
+
+
+class BackendPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    provider: str
+    status: str
+    health_status: str
+    health_message: str
+    health_checked_at: datetime | None
+
+
+class GrantCreate(Strict):
+    account_id: int
+    types: list[str] | None = None
+    operations: list[str] | None = None
+    max_realms: int | None = None
+    expires_at: datetime | None = None
+
+
+class GrantPublic(BaseModel):
+    id: int
+    zone: str
+    account_id: int
+    types: list[str] | None
+    operations: list[str] | None
+    max_realms: int | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class RealmCreate(Strict):
+    zone: str
+    name: str = Field(description="relative to the zone, absolute, or @ for the apex")
+    kind: Literal["host", "subtree", "below"] = "host"
+    types: list[str] | None = None
+    operations: list[str] | None = None
+
+
+class RealmAdminCreate(RealmCreate):
+    account_id: int
+
+
+class RealmPublic(BaseModel):
+    id: int
+    account_id: int
+    zone: str
+    name: str
+    kind: str
+    types: list[str]
+    operations: list[str]
+    status: str
+    reason: str
+    created_at: datetime
+    decided_at: datetime | None
+
+
+class RealmReject(Strict):
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class TokenCreate(Strict):
+    realm_id: int
+    name: str = Field(default="", max_length=100)
+    names: list[str] | None = None
+    types: list[str] | None = None
+    operations: list[str] | None = None
+    cidrs: list[str] | None = None
+    not_before: datetime | None = None
+    expires_at: datetime | None = None
+    expires_in: int | None = Field(default=None, gt=0, description="seconds from now")
+    max_idle_seconds: int | None = Field(default=None, gt=0)
+
+
+class TokenPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    realm_id: int
+    account_id: int
+    name: str
+    names: list[str] | None
+    types: list[str] | None
+    operations: list[str] | None = Field(validation_alias=AliasChoices("ops", "operations"))
+    cidrs: list[str] | None
+    not_before: datetime | None
+    expires_at: datetime | None
+    max_idle_seconds: int | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+    last_used_ip: str | None
+    use_count: int
+    created_at: datetime
+
+
+class TokenCreated(TokenPublic):
+    token: str = Field(description="the full token; shown once, never stored")
+
+
+class ApiKeyLogin(Strict):
+    username: str
+    password: str
+    name: str = Field(default="", max_length=100)
+    expires_in: int | None = Field(default=None, gt=0)
+
+
+class ApiKeyCreate(Strict):
+    name: str = Field(default="", max_length=100)
+    expires_in: int | None = Field(default=None, gt=0)
+
+
+class ApiKeyPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    account_id: int
+    name: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyPublic):
+    key: str = Field(description="the full key; shown once, never stored")
+
+
+class AuditEventPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    time: datetime
+    actor_type: str
+    actor_id: str
+    account_id: int | None
+    action: str
+    zone: str | None
+    name: str | None
+    rtype: str | None
+    target: str | None
+    source_ip: str | None
+    user_agent: str | None
+    request_id: str | None
+    outcome: str
+    code: str
+    details: dict[str, object]

@@ -1,0 +1,80 @@
+"""The ASGI application: ``create_app(settings)``; nothing runs at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
+
+from dnsgate.api import account, admin, auth, errors, records
+from dnsgate.api.edge import EdgeMiddleware
+from dnsgate.backends.registry import BackendRegistry
+from dnsgate.config import Settings
+from dnsgate.db import migrate
+from dnsgate.db.engine import Database
+from dnsgate.services.context import Env
+from dnsgate.services.ratelimit import RateLimiter
+from dnsgate.services.setup import ensure_builtin_backend
+
+
+def build_env(settings: Settings, db: Database | None = None) -> Env:
+    """The services' environment for these settings (shared by app and CLI)."""
+    database = db or Database(settings.effective_database_url)
+    return Env(
+        db=database,
+        key=settings.server_key(),
+        backends=BackendRegistry(database),
+        limiter=RateLimiter({
+            "token_write": settings.write_rate_limit,
+            "login_ip": settings.login_ip_limit,
+            "login_user": settings.login_user_limit,
+        }, settings.rate_limit_storage),
+    )
+
+
+def create_app(settings: Settings, *, env: Env | None = None, migrate_on_start: bool = True
+               ) -> FastAPI:
+    """The whole HTTP surface. The schema is migrated and the ``builtin``
+    backend ensured when the app starts (the lifespan), not at import."""
+    environment = env or build_env(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if migrate_on_start:
+            migrate.upgrade(environment.db)
+        ensure_builtin_backend(environment)
+        yield
+        if env is None:
+            environment.db.dispose()
+
+    app = FastAPI(
+        title="dnsgate",
+        version="0.1.0",
+        description="Scoped credentials in front of every DNS provider.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.env = environment
+    errors.install(app)
+    v1 = APIRouter(prefix="/api/v1")
+    for module in (records, auth, account, admin):
+        v1.include_router(module.router)
+    app.include_router(v1)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        if environment.db.ping():
+            return JSONResponse({"status": "ready"})
+        return errors.problem("not_ready", "database unreachable", status=503)
+
+    app.add_middleware(EdgeMiddleware, proxies=settings.trusted_proxy_networks,
+                       max_body=settings.max_body_bytes)
+    return app

@@ -1,0 +1,69 @@
+"""The backend interface: every provider speaks RRsets.
+
+Adapters implement :class:`Backend`; a provider declares what it can do in
+:class:`Capabilities` so the services refuse what it cannot (never a silent
+partial write).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from sqlalchemy.orm import Session
+
+from dnsgate.domain.records import WRITABLE_TYPES, Change, RRset
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    list_zones: bool = True
+    create_zones: bool = False
+    record_types: frozenset[str] = field(default_factory=lambda: WRITABLE_TYPES)
+    atomic_batches: bool = False
+    per_record_ttl: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    ok: bool
+    message: str
+    checked_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneDefaults:
+    """SOA/NS defaults for a zone a backend creates."""
+
+    nameservers: tuple[str, ...]
+    hostmaster: str
+    ttl: int = 3600
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """One configured connection to a DNS provider."""
+
+    capabilities: Capabilities
+
+    async def check(self) -> Health: ...
+
+    async def zones(self) -> list[str]: ...
+
+    async def read(self, zone: str, name: str | None = None,
+                   rtype: str | None = None) -> list[RRset]: ...
+
+    async def apply(self, zone: str, changes: Sequence[Change]) -> None: ...
+
+
+@runtime_checkable
+class TransactionalBackend(Backend, Protocol):
+    """A backend that stores records in dnsgate's own database, so a change,
+    its authorization and its audit event commit in one transaction."""
+
+    def read_in(self, session: Session, zone: str, name: str | None = None,
+                rtype: str | None = None) -> list[RRset]: ...
+
+    def apply_in(self, session: Session, zone: str, changes: Sequence[Change]) -> None: ...

@@ -1,0 +1,128 @@
+"""The built-in backend: zones and RRsets in dnsgate's own database.
+
+It is transactional: the records service calls ``read_in``/``apply_in`` inside
+the same transaction that authorizes the change and writes its audit event,
+so a batch is atomic and a failure leaves the zone exactly as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from dnsgate.backends.base import Capabilities, Health, ZoneDefaults
+from dnsgate.db.engine import Database
+from dnsgate.db.models import BuiltinRRset, BuiltinZone
+from dnsgate.domain.errors import ZoneNotFound
+from dnsgate.domain.records import Change, RRset, Upsert
+
+_Z = BuiltinZone.__table__
+_R = BuiltinRRset.__table__
+Clock = Callable[[], datetime]
+
+
+def next_serial(old: int, today: datetime) -> int:
+    """The next YYYYMMDDnn serial: today's first if the old one is older,
+    otherwise old + 1 (so it always increases, RFC 1982)."""
+    base = int(today.strftime("%Y%m%d")) * 100
+    return max(old + 1, base)
+
+
+class BuiltinBackend:
+    """Zones held in the gateway's database (SQLite or PostgreSQL)."""
+
+    provider = "builtin"
+    capabilities = Capabilities(list_zones=True, create_zones=True, atomic_batches=True)
+
+    def __init__(self, db: Database, *, clock: Clock | None = None) -> None:
+        self.db = db
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    async def check(self) -> Health:
+        ok = self.db.ping()
+        return Health(ok, "database reachable" if ok else "database unreachable", self._clock())
+
+    async def zones(self) -> list[str]:
+        with self.db.read() as session:
+            return list(session.scalars(select(_Z.c.name).order_by(_Z.c.name)))
+
+    async def read(self, zone: str, name: str | None = None,
+                   rtype: str | None = None) -> list[RRset]:
+        with self.db.read() as session:
+            return self.read_in(session, zone, name, rtype)
+
+    async def apply(self, zone: str, changes: Sequence[Change]) -> None:
+        with self.db.write() as session:
+            self.db.lock(session, f"zone:{zone}")
+            self.apply_in(session, zone, changes)
+
+    def read_in(self, session: Session, zone: str, name: str | None = None,
+                rtype: str | None = None) -> list[RRset]:
+        """RRsets of ``zone`` (optionally one name and/or type), SOA included."""
+        row = session.execute(select(_Z).where(_Z.c.name == zone)).one_or_none()
+        if row is None:
+            raise ZoneNotFound(f"zone {zone} is not in the built-in store")
+        out: list[RRset] = []
+        if (name is None or name == zone) and rtype in (None, "SOA"):
+            out.append(RRset(zone, "SOA", row.soa_ttl, (
+                f"{row.primary_ns}. {row.hostmaster}. {row.serial} {row.refresh} "
+                f"{row.retry} {row.expire} {row.minimum}",)))
+        query = select(_R.c.name, _R.c.rtype, _R.c.ttl, _R.c.records).where(
+            _R.c.zone_id == row.id)
+        if name is not None:
+            query = query.where(_R.c.name == name)
+        if rtype is not None:
+            query = query.where(_R.c.rtype == rtype)
+        for r in session.execute(query.order_by(_R.c.name, _R.c.rtype)):
+            out.append(RRset(r.name, r.rtype, r.ttl, tuple(r.records)))
+        return out
+
+    def apply_in(self, session: Session, zone: str, changes: Sequence[Change]) -> None:
+        """Apply a change set and bump the SOA serial once. No-op for no changes."""
+        if not changes:
+            return
+        row = session.execute(
+            select(_Z.c.id, _Z.c.serial).where(_Z.c.name == zone)).one_or_none()
+        if row is None:
+            raise ZoneNotFound(f"zone {zone} is not in the built-in store")
+        for change in changes:
+            if isinstance(change, Upsert):
+                rr = change.rrset
+                key = (_R.c.zone_id == row.id) & (_R.c.name == rr.name) & (_R.c.rtype == rr.type)
+                done = session.execute(
+                    update(_R).where(key).values(ttl=rr.ttl, records=list(rr.records)))
+                if done.rowcount == 0:  # type: ignore[attr-defined]
+                    session.execute(insert(_R).values(
+                        zone_id=row.id, name=rr.name, rtype=rr.type, ttl=rr.ttl,
+                        records=list(rr.records)))
+            else:
+                session.execute(delete(_R).where(
+                    (_R.c.zone_id == row.id) & (_R.c.name == change.name)
+                    & (_R.c.rtype == change.type)))
+        session.execute(update(_Z).where(_Z.c.id == row.id).values(
+            serial=next_serial(row.serial, self._clock())))
+
+    def create_zone_in(self, session: Session, zone: str, defaults: ZoneDefaults) -> None:
+        """Create an empty zone with SOA and NS from ``defaults``."""
+        serial = next_serial(0, self._clock())
+        zone_id = session.execute(insert(_Z).values(
+            name=zone, serial=serial, primary_ns=defaults.nameservers[0],
+            hostmaster=defaults.hostmaster, soa_ttl=defaults.ttl,
+            created_at=self._clock())).inserted_primary_key[0]  # type: ignore[index]
+        session.execute(insert(_R).values(
+            zone_id=zone_id, name=zone, rtype="NS", ttl=defaults.ttl,
+            records=[f"{ns}." for ns in defaults.nameservers]))
+
+    def has_zone_in(self, session: Session, zone: str) -> bool:
+        return session.execute(select(_Z.c.id).where(_Z.c.name == zone)).first() is not None
+
+    async def create_zone(self, zone: str, defaults: ZoneDefaults) -> None:
+        with self.db.write() as session:
+            self.create_zone_in(session, zone, defaults)
+
+    async def delete_zone(self, zone: str) -> None:
+        with self.db.write() as session:
+            session.execute(delete(_Z).where(_Z.c.name == zone))

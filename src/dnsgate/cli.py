@@ -1,0 +1,234 @@
+"""The ``dnsgate`` command. Every command that creates something takes ``--json``
+and then prints exactly one JSON object on stdout (external checks rely on it)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sys
+from datetime import timedelta
+from typing import Annotated, Any
+
+import typer
+
+from dnsgate.config import Settings
+from dnsgate.domain.errors import DnsgateError
+from dnsgate.services import accounts, realms, setup, tokens, zones
+from dnsgate.services.context import SYSTEM_CALLER, SYSTEM_CONTEXT, Env
+
+app = typer.Typer(help="dnsgate: scoped credentials in front of every DNS provider.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+user_app = typer.Typer(help="Accounts.", no_args_is_help=True)
+zone_app = typer.Typer(help="Zones offered to accounts.", no_args_is_help=True)
+realm_app = typer.Typer(help="Realms (claims on part of a zone).", no_args_is_help=True)
+token_app = typer.Typer(help="Realm tokens.", no_args_is_help=True)
+for sub, name in ((db_app, "db"), (user_app, "user"), (zone_app, "zone"),
+                  (realm_app, "realm"), (token_app, "token")):
+    app.add_typer(sub, name=name)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+_DURATION = re.compile(r"^(\d+)([smhdw])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``30d``, ``12h``, ``15m``, ``3600s``, ``2w``."""
+    match = _DURATION.match(text.strip().lower())
+    if not match:
+        raise typer.BadParameter("use a number and a unit: 30d, 12h, 15m, 3600s, 2w")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def _csv(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _env() -> Env:
+    from dnsgate.app import build_env
+    from dnsgate.db import migrate
+
+    env = build_env(Settings())
+    migrate.upgrade(env.db)
+    setup.ensure_builtin_backend(env)
+    return env
+
+
+def _emit(as_json: bool, obj: dict[str, Any], text: str) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(obj) + "\n")
+    else:
+        typer.echo(text)
+
+
+def _run(fn: Any) -> Any:
+    """Turn domain errors into one clear line on stderr and exit code 1."""
+    try:
+        return fn()
+    except DnsgateError as exc:
+        typer.echo(f"error: {exc.code}: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Listen address (DNSGATE_HTTP_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (DNSGATE_HTTP_PORT).")] = None,
+) -> None:
+    """Serve the REST API (migrates the database first)."""
+    _serve(Settings(), host, port, demo=False)
+
+
+@app.command()
+def demo(
+    host: Annotated[str | None, typer.Option(help="Listen address.")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port.")] = None,
+) -> None:
+    """The embedded default: SQLite, built-in backend, zone example.test, an admin."""
+    _serve(Settings(), host, port, demo=True)
+
+
+def _serve(settings: Settings, host: str | None, port: int | None, *, demo: bool) -> None:
+    import uvicorn
+
+    from dnsgate.app import build_env, create_app
+    from dnsgate.db import migrate
+
+    env = build_env(settings)
+    migrate.upgrade(env.db)
+    setup.ensure_builtin_backend(env)
+    bind_host = host or settings.http_host
+    bind_port = port if port is not None else settings.http_port
+    if demo:
+        state = asyncio.run(setup.ensure_demo(env))
+        base = f"http://{bind_host}:{bind_port}"
+        typer.echo(f"dnsgate demo: data in {settings.data_dir.resolve()}")
+        typer.echo(f"  zone {setup.DEMO_ZONE} on the built-in backend (public, auto-approve)")
+        if state.admin_password:
+            typer.echo(f"  admin account: {state.admin_name}")
+            typer.echo(f"  one-time admin password: {state.admin_password}")
+        else:
+            typer.echo(f"  admin account: {state.admin_name} (password shown on first start)")
+        typer.echo(f"  REST API: {base}/api/v1   docs: {base}/api/docs")
+    app_ = create_app(settings, env=env, migrate_on_start=False)
+    uvicorn.run(app_, host=bind_host, port=bind_port, log_level=settings.log_level,
+                access_log=False, proxy_headers=False, server_header=False)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all pending migrations."""
+    _env()
+    typer.echo("database is up to date")
+
+
+@user_app.command("create")
+def user_create(
+    name: str,
+    email: Annotated[str | None, typer.Option()] = None,
+    admin: Annotated[bool, typer.Option("--admin")] = False,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin",
+                                                 help="Read the password from stdin.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create an account (a one-time password is generated unless --password-stdin)."""
+    env = _env()
+    generated = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = generated = accounts.generate_password()
+    account = _run(lambda: accounts.create_account(
+        env, SYSTEM_CONTEXT, caller=SYSTEM_CALLER, name=name, email=email, admin=admin,
+        password=password))
+    obj: dict[str, Any] = {"id": account.id, "name": account.name, "role": account.role}
+    if generated:
+        obj["password"] = generated
+    _emit(as_json, obj, f"created account {account.name} (id {account.id})"
+          + (f", one-time password: {generated}" if generated else ""))
+
+
+@zone_app.command("add")
+def zone_add(
+    zone: str,
+    backend: Annotated[str, typer.Option(help="Backend name.")] = "builtin",
+    public: Annotated[bool, typer.Option("--public/--private",
+                                         help="Visible to every account?")] = False,
+    auto_approve: Annotated[bool, typer.Option("--auto-approve",
+                                               help="Approve realm requests at once.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Offer a zone of a backend to accounts."""
+    env = _env()
+    policy = zones.PolicyUpdate(visibility="public" if public else "private",
+                                approval="auto" if auto_approve else "admin")
+    info = _run(lambda: asyncio.run(zones.add_zone(
+        env, SYSTEM_CONTEXT, caller=SYSTEM_CALLER, zone=zone, backend=backend, policy=policy)))
+    _emit(as_json, {"id": info.id, "zone": info.name, "backend": info.backend_name},
+          f"added zone {info.name} on backend {info.backend_name} (id {info.id})")
+
+
+@realm_app.command("add")
+def realm_add(
+    user: str,
+    zone: str,
+    name: str,
+    kind: Annotated[str, typer.Option(help="host, subtree or below.")] = "host",
+    types: Annotated[str | None, typer.Option(help="Comma-separated, e.g. A,AAAA.")] = None,
+    ops: Annotated[str | None, typer.Option(help="Comma-separated: read,create,update,delete."
+                                            )] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Give an account a realm (approved, since an admin creates it)."""
+    env = _env()
+
+    def create() -> Any:
+        with env.db.read() as session:
+            account = accounts.find_account(session, user)
+        return realms.request_realm(
+            env, SYSTEM_CONTEXT, caller=SYSTEM_CALLER, zone=zone, name=name, kind=kind,
+            types=_csv(types), operations=_csv(ops), account_id=account.id)
+
+    realm = _run(create)
+    _emit(as_json, {"id": realm.id, "fqdn": realm.name, "kind": realm.kind,
+                    "status": realm.status, "types": realm.types, "operations": realm.ops},
+          f"realm {realm.id}: {realm.kind} {realm.name} ({realm.status})")
+
+
+@token_app.command("create")
+def token_create(
+    realm_id: int,
+    name: Annotated[str, typer.Option(help="A label for people.")] = "",
+    types: Annotated[str | None, typer.Option(help="Narrow to these types.")] = None,
+    ops: Annotated[str | None, typer.Option(help="Narrow to these operations.")] = None,
+    names: Annotated[str | None, typer.Option(help="Narrow to these names.")] = None,
+    cidr: Annotated[str | None, typer.Option(help="Source networks, comma-separated.")] = None,
+    expires: Annotated[str | None, typer.Option(help="Lifetime such as 30d or 12h.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Mint a token for a realm; the secret is printed once."""
+    env = _env()
+    lifetime = parse_duration(expires) if expires else None
+    row, text = _run(lambda: tokens.create_token(
+        env, SYSTEM_CONTEXT, caller=SYSTEM_CALLER, realm_id=realm_id, name=name,
+        names_=_csv(names), types=_csv(types), operations=_csv(ops), cidrs=_csv(cidr),
+        expires_at=env.clock() + lifetime if lifetime else None))
+    _emit(as_json, {"id": row.id, "token": text, "realm_id": row.realm_id,
+                    "expires_at": row.expires_at.isoformat() if row.expires_at else None},
+          f"token {row.id}: {text}\n(shown once; store it now)")
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: str, as_json: JsonFlag = False) -> None:
+    """Revoke a token; its next request gets 401."""
+    env = _env()
+    row = _run(lambda: tokens.revoke_token(env, SYSTEM_CONTEXT, caller=SYSTEM_CALLER,
+                                           token_id=token_id))
+    _emit(as_json, {"id": row.id, "revoked": True}, f"revoked token {row.id}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,123 @@
+"""Accounts and their API keys."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dnsgate.db.models import Account, ApiKey
+from dnsgate.domain import tokens
+from dnsgate.domain.errors import Conflict, InvalidInput, NotFound
+from dnsgate.security.passwords import hash_password
+from dnsgate.services import audit
+from dnsgate.services.context import Caller, Env, RequestContext
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+MIN_PASSWORD = 10
+
+
+def generate_password() -> str:
+    """A one-time password for a new account (shown once)."""
+    return secrets.token_urlsafe(15)
+
+
+def create_account(env: Env, ctx: RequestContext, *, caller: Caller | None, name: str,
+                   email: str | None = None, admin: bool = False,
+                   password: str | None = None, status: str = "active") -> Account:
+    """Create an account; the name is lowercase letters, digits, ``.``, ``_`` and ``-``."""
+    username = name.strip().lower()
+    if not _NAME.match(username):
+        raise InvalidInput("name must be 1-64 of a-z 0-9 . _ - and start with a letter or digit")
+    if password is not None and len(password) < MIN_PASSWORD:
+        raise InvalidInput(f"password must have at least {MIN_PASSWORD} characters")
+    if status not in ("pending", "active", "disabled"):
+        raise InvalidInput("status must be pending, active or disabled")
+    now = env.clock()
+    with env.db.write() as session:
+        if session.scalars(select(Account.id).where(Account.name == username)).first():
+            raise Conflict(f"account {username!r} already exists")
+        account = Account(name=username, email=email, role="admin" if admin else "user",
+                          status=status, created_at=now,
+                          password_hash=hash_password(password) if password else None)
+        session.add(account)
+        session.flush()
+        audit.record(session, ctx, caller=caller, action="account.create", when=now,
+                     target=f"account:{account.id}",
+                     details={"name": username, "role": account.role})
+        return account
+
+
+def set_status(env: Env, ctx: RequestContext, *, caller: Caller | None, account_id: int,
+               status: str) -> Account:
+    """Enable or disable an account; its tokens follow on their next request."""
+    if status not in ("active", "disabled"):
+        raise InvalidInput("status must be active or disabled")
+    now = env.clock()
+    with env.db.write() as session:
+        account = get_account(session, account_id)
+        account.status = status
+        audit.record(session, ctx, caller=caller, action=f"account.{status}", when=now,
+                     target=f"account:{account_id}")
+        return account
+
+
+def get_account(session: Session, account_id: int) -> Account:
+    account = session.get(Account, account_id)
+    if account is None:
+        raise NotFound(f"account {account_id} not found")
+    return account
+
+
+def find_account(session: Session, name: str) -> Account:
+    account = session.scalars(select(Account).where(Account.name == name.strip().lower())).first()
+    if account is None:
+        raise NotFound(f"account {name!r} not found")
+    return account
+
+
+def list_accounts(env: Env, *, query: str | None = None) -> list[Account]:
+    with env.db.read() as session:
+        stmt = select(Account).order_by(Account.id)
+        if query:
+            stmt = stmt.where(Account.name.contains(query.lower(), autoescape=True))
+        return list(session.scalars(stmt))
+
+
+def create_api_key(env: Env, ctx: RequestContext, *, caller: Caller | None, account_id: int,
+                   name: str = "", expires_at: datetime | None = None
+                   ) -> tuple[ApiKey, str]:
+    """A management API key for an account; the full key text is returned once."""
+    issued = tokens.issue(tokens.API_KEY_PREFIX)
+    now = env.clock()
+    with env.db.write() as session:
+        get_account(session, account_id)
+        key = ApiKey(id=issued.id, account_id=account_id, name=name[:100],
+                     secret_hash=tokens.hash_secret(env.key, issued.secret),
+                     created_at=now, expires_at=expires_at)
+        session.add(key)
+        audit.record(session, ctx, caller=caller, action="api_key.create", when=now,
+                     target=f"api_key:{issued.id}", details={"name": name})
+    return key, issued.text
+
+
+def revoke_api_key(env: Env, ctx: RequestContext, *, caller: Caller, key_id: str) -> ApiKey:
+    now = env.clock()
+    with env.db.write() as session:
+        key = session.get(ApiKey, key_id)
+        if key is None or (key.account_id != caller.account_id and not caller.is_admin):
+            raise NotFound(f"API key {key_id} not found")
+        if key.revoked_at is None:
+            key.revoked_at = now
+            audit.record(session, ctx, caller=caller, action="api_key.revoke", when=now,
+                         target=f"api_key:{key_id}")
+        return key
+
+
+def list_api_keys(env: Env, *, account_id: int) -> list[ApiKey]:
+    with env.db.read() as session:
+        return list(session.scalars(
+            select(ApiKey).where(ApiKey.account_id == account_id).order_by(ApiKey.created_at)))

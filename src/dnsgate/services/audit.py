@@ -1,0 +1,70 @@
+"""The one audit writer. Every mutation and every denial goes through :func:`record`.
+
+Callers pass the session of the transaction that makes the change, so the
+change and its event commit together (or neither does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from dnsgate.db.models import AuditEvent
+from dnsgate.services.context import Caller, RequestContext
+
+_A = AuditEvent.__table__
+MASK = "***"
+_SECRET_HINTS = ("password", "secret", "token", "key", "authorization", "totp", "credential")
+
+
+def mask(details: Mapping[str, Any]) -> dict[str, Any]:
+    """Replace the values of secret-looking keys, recursively."""
+    out: dict[str, Any] = {}
+    for key, value in details.items():
+        lowered = key.lower()
+        if any(hint in lowered for hint in _SECRET_HINTS) and not lowered.endswith("_id"):
+            out[key] = MASK
+        elif isinstance(value, Mapping):
+            out[key] = mask(value)
+        else:
+            out[key] = value
+    return out
+
+
+def record(
+    session: Session,
+    ctx: RequestContext,
+    *,
+    caller: Caller | None,
+    action: str,
+    when: datetime,
+    outcome: str = "success",
+    code: str = "ok",
+    zone: str | None = None,
+    name: str | None = None,
+    rtype: str | None = None,
+    target: str | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> None:
+    """Append one audit event in the caller's transaction."""
+    session.execute(insert(_A).values(
+        time=when,
+        actor_type=caller.actor_type if caller else "system",
+        actor_id=caller.actor_id if caller else "",
+        account_id=caller.account_ref if caller else None,
+        action=action,
+        zone=zone,
+        name=name,
+        rtype=rtype,
+        target=target,
+        source_ip=ctx.source_ip,
+        user_agent=(ctx.user_agent or "")[:255] or None,
+        request_id=ctx.request_id,
+        outcome=outcome,
+        code=code,
+        details=mask({"surface": ctx.surface, **(details or {})}),
+    ))

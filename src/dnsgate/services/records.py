@@ -1,0 +1,270 @@
+"""Reading and changing RRsets: the use case behind every surface that touches records.
+
+Each change is authorized by ``decide()`` twice over: once before any I/O
+(so a denied batch costs nothing), and once more against the zone's current
+state inside the write lock, where "create" and "update" can be told apart.
+A batch is all-or-nothing: one denied or invalid RRset and nothing is
+written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from dnsgate.backends.base import Backend, TransactionalBackend
+from dnsgate.db.models import Token
+from dnsgate.domain import names
+from dnsgate.domain.errors import Denied, InvalidInput, InvalidRecord, ZoneNotFound
+from dnsgate.domain.policy import Decision, Operation, credential_standing, decide
+from dnsgate.domain.records import (
+    Change,
+    Delete,
+    RRset,
+    Upsert,
+    canonical_records,
+    check_cname_exclusive,
+    check_ttl,
+    normalize_type,
+)
+from dnsgate.services import audit
+from dnsgate.services.context import Caller, Env, RequestContext, ZoneInfo
+from dnsgate.services.zones import find_zone, may_see, normalize_zone
+
+MAX_BATCH = 1000
+_T = Token.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeInput:
+    """An RRset change as a surface received it, not yet validated."""
+
+    action: Literal["upsert", "delete"]
+    name: str
+    type: str
+    ttl: int | None = None
+    records: Sequence[str] = ()
+
+
+@dataclass(slots=True)
+class ChangeResult:
+    """What a change set did: the resulting RRsets of its upserts (changed or
+    not), the RRsets it removed, and how many changes were real or no-ops."""
+
+    upserted: list[RRset] = field(default_factory=list)
+    deleted: list[tuple[str, str]] = field(default_factory=list)
+    changed: int = 0
+    unchanged: int = 0
+
+
+class _Denial(Denied):
+    def __init__(self, decision: Decision, op: str, name: str, rtype: str) -> None:
+        super().__init__(f"{op} {rtype} at {name}: {decision.code}", code=decision.code)
+        self.op, self.name, self.rtype = op, name, rtype
+
+
+def touch(session: Session, env: Env, ctx: RequestContext, caller: Caller) -> None:
+    """Record that a token was used (time, address, count); nothing for accounts."""
+    if caller.actor_type != "token":
+        return
+    session.execute(update(_T).where(_T.c.id == caller.actor_id).values(
+        last_used_at=env.clock(), last_used_ip=ctx.source_ip, use_count=_T.c.use_count + 1))
+
+
+def resolve_zone(session: Session, env: Env, caller: Caller, zone: str) -> ZoneInfo:
+    """The zone a caller names, if it may see it; ZoneNotFound (404) otherwise."""
+    zone_name = normalize_zone(zone)
+    token_zone = caller.token_zone
+    if token_zone is not None and caller.principal.token is not None:
+        if token_zone.name != zone_name:
+            raise ZoneNotFound(f"zone {zone_name} not found")
+        return token_zone
+    info = find_zone(session, zone_name)
+    if not may_see(session, caller, info, env.clock()):
+        raise ZoneNotFound(f"zone {zone_name} not found")
+    return info
+
+
+def deny(env: Env, ctx: RequestContext, caller: Caller, decision: Decision, *, action: str,
+         zone: str | None = None, name: str | None = None, rtype: str | None = None) -> Denied:
+    """Audit a denial (in its own transaction) and return the error to raise."""
+    with env.db.write() as session:
+        audit.record(session, ctx, caller=caller, action=action, when=env.clock(),
+                     outcome="denied", code=decision.code, zone=zone, name=name, rtype=rtype)
+        touch(session, env, ctx, caller)
+    return Denied(f"{action} denied: {decision.code}", code=decision.code)
+
+
+def require_standing(env: Env, ctx: RequestContext, caller: Caller, *, action: str,
+                     zone: str | None = None) -> None:
+    """Refuse (and audit) a revoked, expired, disabled or misplaced credential."""
+    standing = credential_standing(caller.principal, ctx.address, env.clock())
+    if not standing.allowed:
+        raise deny(env, ctx, caller, standing, action=action, zone=zone)
+
+
+async def list_rrsets(env: Env, ctx: RequestContext, *, caller: Caller, zone: str,
+                      name: str | None = None, rtype: str | None = None) -> list[RRset]:
+    """RRsets of a zone that the caller may read; nothing outside its realm."""
+    with env.db.read() as session:
+        info = resolve_zone(session, env, caller, zone)
+    require_standing(env, ctx, caller, action="rrset.read", zone=info.name)
+    owner = names.in_zone(name, info.name) if name else None
+    wanted = _read_type(rtype) if rtype else None
+    backend = env.backends.get(info.backend_id)
+    now = env.clock()
+    principal = caller.principal
+    if not isinstance(backend, TransactionalBackend):
+        raise NotImplementedError("only transactional backends are wired in this build")
+    with env.db.write() as session:
+        rrsets = backend.read_in(session, info.name, owner, wanted)
+        touch(session, env, ctx, caller)
+    return [rr for rr in rrsets
+            if decide(principal, "read", info.policy, rr.name, rr.type, ctx.address, now)]
+
+
+def _read_type(text: str) -> str:
+    rtype = text.strip().upper()
+    if rtype == "SOA":
+        return rtype
+    return normalize_type(rtype)
+
+
+def parse_changes(info: ZoneInfo, backend: Backend, inputs: Sequence[ChangeInput]) -> list[Change]:
+    """Validate and canonicalize a change set against the zone and its provider."""
+    if not inputs:
+        raise InvalidInput("the change set is empty")
+    if len(inputs) > MAX_BATCH:
+        raise InvalidInput(f"at most {MAX_BATCH} changes per request")
+    caps = backend.capabilities
+    if len(inputs) > 1 and not caps.atomic_batches:
+        raise Denied("this backend cannot apply a batch atomically; send one change",
+                     code="zone_policy")
+    out: list[Change] = []
+    seen: set[tuple[str, str]] = set()
+    for item in inputs:
+        name = names.in_zone(item.name, info.name)
+        rtype = normalize_type(item.type)
+        if rtype not in caps.record_types:
+            raise InvalidRecord(f"backend {info.backend_name} does not support {rtype} records")
+        if (name, rtype) in seen:
+            raise InvalidInput(f"{name}/{rtype} appears twice in one change set")
+        seen.add((name, rtype))
+        if item.action == "delete":
+            out.append(Delete(name, rtype))
+            continue
+        ttl = info.default_ttl if item.ttl is None else item.ttl
+        check_ttl(ttl, minimum=info.ttl_min, maximum=info.ttl_max)
+        out.append(Upsert(RRset(name, rtype, ttl, canonical_records(rtype, item.records))))
+    return out
+
+
+def _decide_change(caller: Caller, ctx: RequestContext, info: ZoneInfo, change: Change,
+                   op: Operation, env: Env) -> Decision:
+    name, rtype = change.key
+    return decide(caller.principal, op, info.policy, name, rtype, ctx.address, env.clock())
+
+
+def _preauthorize(env: Env, ctx: RequestContext, caller: Caller, info: ZoneInfo,
+                  changes: Sequence[Change]) -> None:
+    """Deny before any I/O when no state could make a change allowed."""
+    for change in changes:
+        if isinstance(change, Delete):
+            decision = _decide_change(caller, ctx, info, change, "delete", env)
+            if not decision.allowed:
+                raise _Denial(decision, "delete", *change.key)
+            continue
+        as_update = _decide_change(caller, ctx, info, change, "update", env)
+        if as_update.allowed:
+            continue
+        as_create = _decide_change(caller, ctx, info, change, "create", env)
+        if not as_create.allowed:
+            raise _Denial(as_update, "update", *change.key)
+
+
+def _plan(env: Env, ctx: RequestContext, caller: Caller, info: ZoneInfo,
+          changes: Sequence[Change], current: dict[str, list[RRset]],
+          result: ChangeResult) -> list[tuple[Change, str]]:
+    """Effective changes against the current state, each with its operation."""
+    state = {name: {rr.type: rr for rr in rrsets} for name, rrsets in current.items()}
+    planned: list[tuple[Change, str]] = []
+    for change in changes:
+        name, rtype = change.key
+        existing = state.setdefault(name, {}).get(rtype)
+        if isinstance(change, Delete):
+            if existing is None:
+                result.unchanged += 1
+                continue
+            state[name].pop(rtype)
+            planned.append((change, "delete"))
+            continue
+        op: Operation = "update" if existing is not None else "create"
+        decision = _decide_change(caller, ctx, info, change, op, env)
+        if not decision.allowed:
+            raise _Denial(decision, op, name, rtype)
+        state[name][rtype] = change.rrset
+        if (existing is not None and existing.ttl == change.rrset.ttl
+                and set(existing.records) == set(change.rrset.records)):
+            result.upserted.append(existing)
+            result.unchanged += 1
+            continue
+        planned.append((change, op))
+    for change, _op in planned:
+        if isinstance(change, Upsert):
+            name, rtype = change.key
+            check_cname_exclusive(rtype, state[name].keys())
+    return planned
+
+
+async def apply_changes(env: Env, ctx: RequestContext, *, caller: Caller, zone: str,
+                        inputs: Sequence[ChangeInput]) -> ChangeResult:
+    """Authorize and apply a change set atomically; audit it in the same transaction."""
+    with env.db.read() as session:
+        info = resolve_zone(session, env, caller, zone)
+    require_standing(env, ctx, caller, action="rrset.change", zone=info.name)
+    backend = env.backends.get(info.backend_id)
+    changes = parse_changes(info, backend, inputs)
+    try:
+        if caller.actor_type == "token":
+            env.limiter.hit("token_write", caller.actor_id)
+        _preauthorize(env, ctx, caller, info, changes)
+        if not isinstance(backend, TransactionalBackend):
+            raise NotImplementedError("only transactional backends are wired in this build")
+        return _apply_transactional(env, ctx, caller, info, backend, changes)
+    except _Denial as denial:
+        raise deny(env, ctx, caller, Decision(False, denial.code),
+                   action=f"rrset.{denial.op}", zone=info.name, name=denial.name,
+                   rtype=denial.rtype) from None
+    except Denied as denied:
+        raise deny(env, ctx, caller, Decision(False, denied.code), action="rrset.change",
+                   zone=info.name) from None
+
+
+def _apply_transactional(env: Env, ctx: RequestContext, caller: Caller, info: ZoneInfo,
+                         backend: TransactionalBackend,
+                         changes: Sequence[Change]) -> ChangeResult:
+    result = ChangeResult()
+    with env.db.write() as session:
+        env.db.lock(session, f"zone:{info.name}")
+        touched = dict.fromkeys(change.key[0] for change in changes)
+        current = {name: backend.read_in(session, info.name, name) for name in touched}
+        planned = _plan(env, ctx, caller, info, changes, current, result)
+        backend.apply_in(session, info.name, [change for change, _ in planned])
+        result.changed = len(planned)
+        now = env.clock()
+        for change, op in planned:
+            name, rtype = change.key
+            details = ({"ttl": change.rrset.ttl, "records": list(change.rrset.records)}
+                       if isinstance(change, Upsert) else {})
+            audit.record(session, ctx, caller=caller, action=f"rrset.{op}", when=now,
+                         zone=info.name, name=name, rtype=rtype, details=details)
+            if isinstance(change, Upsert):
+                result.upserted.append(change.rrset)
+            else:
+                result.deleted.append(change.key)
+        touch(session, env, ctx, caller)
+    return result
