@@ -116,3 +116,57 @@ def _migrate(url: str) -> None:
         upgrade(db)
     finally:
         db.dispose()  # a template must have no open connections when it is copied
+
+
+# --- the application, on a fresh migrated database per test -----------------
+
+TEST_SECRET_KEY = "test-secret-key-0123456789abcdef0123456789"
+
+
+@pytest.fixture
+def settings(migrated_database_url: str, tmp_path: Path):
+    from dnsgate.config import Settings
+
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=migrated_database_url,
+        secret_key=TEST_SECRET_KEY,
+        write_rate_limit="1000/second",
+    )
+
+
+@pytest.fixture
+def env(settings) -> Iterator:
+    """The services' environment on a fresh database with the builtin backend."""
+    from dnsgate.app import build_env
+    from dnsgate.services.setup import ensure_builtin_backend
+
+    environment = build_env(settings)
+    ensure_builtin_backend(environment)
+    yield environment
+    environment.db.dispose()
+
+
+@pytest.fixture
+def app(settings, env):
+    from dnsgate.app import create_app
+
+    return create_app(settings, env=env, migrate_on_start=False)
+
+
+@pytest.fixture
+async def client(app):
+    """An HTTP client speaking to the app in-process (ASGI), as 127.0.0.1."""
+    import httpx
+
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://dnsgate.test") as c:
+        yield c
+
+
+@pytest.fixture
+def world(env):
+    """Factories for accounts, zones, realms, tokens and API keys (see tests/support)."""
+    from tests.support.factories import World
+
+    return World(env)

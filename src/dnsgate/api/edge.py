@@ -43,7 +43,8 @@ class EdgeMiddleware:
                    for k, v in scope.get("headers", ())}
         incoming = headers.get("x-request-id", "")
         request_id = incoming if _GOOD_ID.match(incoming) else uuid.uuid4().hex
-        peer = scope.get("client")[0] if scope.get("client") else None
+        client = scope.get("client")
+        peer = client[0] if client else None
         ip = client_ip(peer, headers.get("x-forwarded-for"), headers.get("forwarded"),
                        self.proxies)
         scope["dnsgate"] = Edge(request_id, ip)

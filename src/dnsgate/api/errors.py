@@ -88,7 +88,8 @@ def install(app: FastAPI) -> None:
         errors = [{"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", "")}
                   for e in exc.errors()]
         first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
-        detail = f"{'.'.join(first['loc'])}: {first['msg']}" if first["loc"] else first["msg"]
+        loc, msg = ".".join(first["loc"]), str(first["msg"])
+        detail = f"{loc}: {msg}" if loc else msg
         return problem("invalid_request", detail, request_id=_request_id(request),
                        extra={"errors": errors})
 

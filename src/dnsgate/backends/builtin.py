@@ -9,18 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import CursorResult, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from dnsgate.backends.base import Capabilities, Health, ZoneDefaults
 from dnsgate.db.engine import Database
-from dnsgate.db.models import BuiltinRRset, BuiltinZone
+from dnsgate.db.models import BuiltinRRset, BuiltinZone, table_of
 from dnsgate.domain.errors import ZoneNotFound
 from dnsgate.domain.records import Change, RRset, Upsert
 
-_Z = BuiltinZone.__table__
-_R = BuiltinRRset.__table__
+_Z = table_of(BuiltinZone)
+_R = table_of(BuiltinRRset)
 Clock = Callable[[], datetime]
 
 
@@ -94,7 +95,7 @@ class BuiltinBackend:
                 key = (_R.c.zone_id == row.id) & (_R.c.name == rr.name) & (_R.c.rtype == rr.type)
                 done = session.execute(
                     update(_R).where(key).values(ttl=rr.ttl, records=list(rr.records)))
-                if done.rowcount == 0:  # type: ignore[attr-defined]
+                if cast(CursorResult[Any], done).rowcount == 0:
                     session.execute(insert(_R).values(
                         zone_id=row.id, name=rr.name, rtype=rr.type, ttl=rr.ttl,
                         records=list(rr.records)))
@@ -108,10 +109,10 @@ class BuiltinBackend:
     def create_zone_in(self, session: Session, zone: str, defaults: ZoneDefaults) -> None:
         """Create an empty zone with SOA and NS from ``defaults``."""
         serial = next_serial(0, self._clock())
-        zone_id = session.execute(insert(_Z).values(
+        created = session.execute(insert(_Z).values(
             name=zone, serial=serial, primary_ns=defaults.nameservers[0],
-            hostmaster=defaults.hostmaster, soa_ttl=defaults.ttl,
-            created_at=self._clock())).inserted_primary_key[0]  # type: ignore[index]
+            hostmaster=defaults.hostmaster, soa_ttl=defaults.ttl, created_at=self._clock()))
+        zone_id = cast(CursorResult[Any], created).inserted_primary_key[0]  # type: ignore[index]
         session.execute(insert(_R).values(
             zone_id=zone_id, name=zone, rtype="NS", ttl=defaults.ttl,
             records=[f"{ns}." for ns in defaults.nameservers]))

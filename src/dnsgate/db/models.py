@@ -7,7 +7,7 @@ read whole, never queried by element. Times are timezone-aware UTC.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -19,6 +19,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -261,3 +262,8 @@ class BuiltinRRset(Base):
     ttl: Mapped[int] = mapped_column(Integer)
     records: Mapped[list[str]] = mapped_column(JSON)
 
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's Table, for Core statements on hot paths."""
+    return cast(Table, model.__table__)

@@ -60,7 +60,7 @@ def _normalize_label(label: str, *, first: bool, allow_wildcard: bool) -> str:
         lowered = label.lower()
         if lowered.startswith("xn--"):
             _check_a_label(lowered)
-        elif not _ASCII_LABEL.match(lowered):
+        elif not _ASCII_LABEL.fullmatch(lowered):
             raise InvalidName(f"invalid label {label!r}")
         if len(lowered) > MAX_LABEL:
             raise InvalidName(f"label longer than {MAX_LABEL} characters")
@@ -77,10 +77,14 @@ def _normalize_label(label: str, *, first: bool, allow_wildcard: bool) -> str:
 
 
 def _check_a_label(label: str) -> None:
+    # An A-label must be the one encoding of its U-label (RFC 5891 5.4):
+    # "xn---00k" decodes to the same text as "xn--00k" but is not it.
     try:
-        idna.decode(label)
+        round_trip = idna.encode(idna.decode(label)).decode("ascii")
     except (idna.IDNAError, UnicodeError) as exc:
         raise InvalidName(f"invalid punycode label {label!r}") from exc
+    if round_trip != label:
+        raise InvalidName(f"invalid punycode label {label!r}")
 
 
 def resolve(text: str, zone: str, *, allow_wildcard: bool = True) -> str:
@@ -164,6 +168,8 @@ def overlaps(a: str, a_kind: str, b: str, b_kind: str) -> bool:
     A ``host`` claim is taken to include its ``_acme-challenge`` name, since
     its owner may write the DNS-01 TXT record there.
     """
+    if a_kind == "host" and b_kind == "host":
+        return bool({a, acme_challenge_of(a)} & {b, acme_challenge_of(b)})
     if a_kind == "host":
         return any(claim_contains(b, b_kind, n) for n in (a, acme_challenge_of(a)))
     if b_kind == "host":

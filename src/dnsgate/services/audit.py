@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from dnsgate.db.models import AuditEvent
+from dnsgate.db.models import AuditEvent, table_of
 from dnsgate.services.context import Caller, RequestContext
 
-_A = AuditEvent.__table__
+_A = table_of(AuditEvent)
 MASK = "***"
 _SECRET_HINTS = ("password", "secret", "token", "key", "authorization", "totp", "credential")
 

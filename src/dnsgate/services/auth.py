@@ -13,7 +13,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from dnsgate.db.models import Account, ApiKey, Backend, Realm, Token, Zone
+from dnsgate.db.models import Account, ApiKey, Backend, Realm, Token, Zone, table_of
 from dnsgate.domain import tokens
 from dnsgate.domain.errors import Unauthenticated
 from dnsgate.domain.policy import Network, Principal, RealmScope, TokenScope
@@ -22,12 +22,12 @@ from dnsgate.services.context import Caller, Env
 from dnsgate.services.zones import ZONE_COLUMNS, zone_info_from_row
 
 GENERIC = "missing or invalid credentials"
-_T = Token.__table__
-_R = Realm.__table__
-_A = Account.__table__
-_Z = Zone.__table__
-_B = Backend.__table__
-_K = ApiKey.__table__
+_T = table_of(Token)
+_R = table_of(Realm)
+_A = table_of(Account)
+_Z = table_of(Zone)
+_B = table_of(Backend)
+_K = table_of(ApiKey)
 
 _TOKEN_QUERY = (
     select(

@@ -17,7 +17,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from dnsgate.backends.base import Backend, TransactionalBackend
-from dnsgate.db.models import Token
+from dnsgate.db.models import Token, table_of
 from dnsgate.domain import names
 from dnsgate.domain.errors import Denied, InvalidInput, InvalidRecord, ZoneNotFound
 from dnsgate.domain.policy import Decision, Operation, credential_standing, decide
@@ -36,7 +36,7 @@ from dnsgate.services.context import Caller, Env, RequestContext, ZoneInfo
 from dnsgate.services.zones import find_zone, may_see, normalize_zone
 
 MAX_BATCH = 1000
-_T = Token.__table__
+_T = table_of(Token)
 
 
 @dataclass(frozen=True, slots=True)

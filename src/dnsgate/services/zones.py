@@ -7,12 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dnsgate.backends.base import ZoneDefaults
 from dnsgate.backends.registry import BUILTIN
-from dnsgate.db.models import Backend, Grant, Realm, Zone
+from dnsgate.db.models import Backend, Grant, Realm, Zone, table_of
 from dnsgate.domain import names
 from dnsgate.domain.errors import Conflict, InvalidInput, NotFound, ZoneNotFound
 from dnsgate.domain.policy import OPERATIONS, ZonePolicy
@@ -23,8 +23,8 @@ from dnsgate.services.context import Caller, Env, RequestContext, ZoneInfo
 DEFAULT_TYPES = ("A", "AAAA", "CNAME", "TXT", "MX", "SRV", "CAA")
 VISIBILITIES = ("public", "private", "invite")
 APPROVALS = ("auto", "admin")
-_Z = Zone.__table__
-_B = Backend.__table__
+_Z = table_of(Zone)
+_B = table_of(Backend)
 
 ZONE_COLUMNS = (
     _Z.c.id, _Z.c.name, _Z.c.status, _Z.c.visibility, _Z.c.approval, _Z.c.min_depth,
@@ -34,7 +34,7 @@ ZONE_COLUMNS = (
 )
 
 
-def zone_info_from_row(row: Row[Any]) -> ZoneInfo:
+def zone_info_from_row(row: Any) -> ZoneInfo:
     """Build a ZoneInfo from a row selected with ``ZONE_COLUMNS`` (possibly labelled)."""
     m = row._mapping
     return ZoneInfo(
