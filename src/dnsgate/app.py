@@ -21,6 +21,8 @@ from dnsgate.services.setup import ensure_builtin_backend
 
 def build_env(settings: Settings, db: Database | None = None) -> Env:
     """The services' environment for these settings (shared by app and CLI)."""
+    if db is None and settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)  # the SQLite file lives here
     database = db or Database(settings.effective_database_url)
     return Env(
         db=database,

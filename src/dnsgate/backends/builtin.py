@@ -8,6 +8,7 @@ so a batch is atomic and a failure leaves the zone exactly as it was.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -23,6 +24,26 @@ from dnsgate.domain.records import Change, RRset, Upsert
 _Z = table_of(BuiltinZone)
 _R = table_of(BuiltinRRset)
 Clock = Callable[[], datetime]
+
+
+ZONE_CHANGES = "dnsgate.builtin.zone_changes"
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneChange:
+    """What a committed transaction did to a built-in zone (for the DNS server).
+
+    ``changes`` is None when the zone was created or deleted as a whole.
+    """
+
+    zone: str
+    serial: int
+    previous_serial: int
+    changes: tuple[Change, ...] | None
+
+
+def _note(session: Session, change: ZoneChange) -> None:
+    session.info.setdefault(ZONE_CHANGES, []).append(change)
 
 
 def next_serial(old: int, today: datetime) -> int:
@@ -103,8 +124,9 @@ class BuiltinBackend:
                 session.execute(delete(_R).where(
                     (_R.c.zone_id == row.id) & (_R.c.name == change.name)
                     & (_R.c.rtype == change.type)))
-        session.execute(update(_Z).where(_Z.c.id == row.id).values(
-            serial=next_serial(row.serial, self._clock())))
+        serial = next_serial(row.serial, self._clock())
+        session.execute(update(_Z).where(_Z.c.id == row.id).values(serial=serial))
+        _note(session, ZoneChange(zone, serial, row.serial, tuple(changes)))
 
     def create_zone_in(self, session: Session, zone: str, defaults: ZoneDefaults) -> None:
         """Create an empty zone with SOA and NS from ``defaults``."""
@@ -116,6 +138,7 @@ class BuiltinBackend:
         session.execute(insert(_R).values(
             zone_id=zone_id, name=zone, rtype="NS", ttl=defaults.ttl,
             records=[f"{ns}." for ns in defaults.nameservers]))
+        _note(session, ZoneChange(zone, serial, 0, None))
 
     def has_zone_in(self, session: Session, zone: str) -> bool:
         return session.execute(select(_Z.c.id).where(_Z.c.name == zone)).first() is not None
@@ -127,3 +150,4 @@ class BuiltinBackend:
     async def delete_zone(self, zone: str) -> None:
         with self.db.write() as session:
             session.execute(delete(_Z).where(_Z.c.name == zone))
+            _note(session, ZoneChange(zone, 0, 0, None))

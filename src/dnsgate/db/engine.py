@@ -9,7 +9,7 @@ services take advisory locks (see ``Database.lock``).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -35,6 +35,23 @@ class Database:
         if self.is_sqlite:
             _configure_sqlite(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._commit_hooks: list[Callable[[dict[str, Any]], None]] = []
+        event.listen(self._sessions, "after_commit", self._after_commit)
+
+    def on_commit(self, hook: Callable[[dict[str, Any]], None]) -> None:
+        """Call ``hook(session.info)`` after every committed transaction.
+
+        Writers leave what others must learn in ``session.info`` (e.g. the
+        built-in backend's zone changes, for the DNS server); the hook runs
+        only once the data is durable, and never for a rolled-back one.
+        """
+        self._commit_hooks.append(hook)
+
+    def _after_commit(self, session: Session) -> None:
+        if session.info:
+            for hook in self._commit_hooks:
+                hook(session.info)
+            session.info.clear()
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -1,0 +1,279 @@
+"""The embedded authoritative DNS server: UDP and TCP on asyncio.
+
+Hot path: a query whose bytes (ID and name case aside) were answered before
+is served from a wire cache by splicing its ID and question name into the
+cached response; every zone change clears the cache. Anything else goes
+through dnspython and ``answer.answer``. Nothing a client sends can crash the
+server: malformed input gets FORMERR (or is dropped when not even the header
+is there), unsupported opcodes NOTIMP, foreign zones REFUSED.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.opcode
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.tsig
+
+from dnsgate.dnsserver.answer import answer, find_zone
+from dnsgate.dnsserver.store import ZoneStore
+from dnsgate.dnsserver.transfer import TransferPolicy, transfer_messages
+
+log = logging.getLogger("dnsgate.dns")
+
+CACHE_LIMIT = 50_000
+TCP_IDLE_SECONDS = 10.0
+MAX_TCP_CLIENTS = 256
+OUR_PAYLOAD = 1232
+_NOT_ASKABLE = {dns.rdatatype.OPT, dns.rdatatype.TSIG, dns.rdatatype.TKEY}
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 5353
+    #: UDP answers to unauthenticated queries are at most this many times the
+    #: query's size (anti-amplification); larger answers are truncated (TC=1)
+    #: and the client retries over TCP. 0 turns the cap off.
+    amplification: int = 4
+
+
+def _question_name_end(wire: bytes) -> int:
+    """Offset just past the first question's name, or -1 if it is not plain labels."""
+    pos = 12
+    end = len(wire)
+    while pos < end:
+        length = wire[pos]
+        if length == 0:
+            return pos + 1
+        if length > 63:  # a compression pointer or reserved bits: take the slow path
+            return -1
+        pos += length + 1
+    return -1
+
+
+def _header_error(wire: bytes, rcode: int) -> bytes | None:
+    """A bare response (no sections) for a query too broken to parse."""
+    if len(wire) < 12:
+        return None
+    flags = (wire[2] & 0x79) | 0x80  # keep opcode and RD, set QR
+    return wire[:2] + bytes([flags, rcode & 0x0F]) + b"\x00" * 8
+
+
+class DnsServer:
+    """Answers for the zones of a ZoneStore."""
+
+    def __init__(self, store: ZoneStore, config: ServerConfig,
+                 policy: Callable[[str], TransferPolicy | None] | None = None) -> None:
+        self.store = store
+        self.config = config
+        self.transfer_policy = policy or (lambda _zone: None)
+        self.keyring: dict[dns.name.Name, dns.tsig.Key] = {}
+        self._cache: dict[tuple[Any, ...], bytes] = {}
+        self._udp: asyncio.DatagramTransport | None = None
+        self._tcp: asyncio.Server | None = None
+        self._tcp_clients = 0
+        store.on_change(lambda _zone: self._cache.clear())
+
+    # --- lifecycle -------------------------------------------------------
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: _UdpProtocol(self), local_addr=(self.config.host, self.config.port))
+        self._udp = transport
+        self._tcp = await asyncio.start_server(self._serve_tcp, self.config.host,
+                                               self._udp.get_extra_info("sockname")[1])
+
+    @property
+    def port(self) -> int:
+        assert self._udp is not None
+        return int(self._udp.get_extra_info("sockname")[1])
+
+    async def stop(self) -> None:
+        if self._udp is not None:
+            self._udp.close()
+        if self._tcp is not None:
+            self._tcp.close()
+            await self._tcp.wait_closed()
+
+    def clear_cache(self) -> None:
+        self._cache.clear()
+
+    # --- one message -----------------------------------------------------
+
+    def handle(self, wire: bytes, *, tcp: bool, peer: str | None) -> bytes | None:
+        """The response to one query message (None: drop it)."""
+        if len(wire) < 12 or wire[2] & 0x80:  # no header, or a response: drop
+            return None
+        name_end = _question_name_end(wire) if wire[4:6] == b"\x00\x01" else -1
+        key: tuple[Any, ...] | None = None
+        if name_end > 0:
+            key = (tcp, wire[2:12], wire[12:name_end].lower(), wire[name_end:])
+            cached = self._cache.get(key)
+            if cached is not None:
+                return wire[:2] + cached[2:12] + wire[12:name_end] + cached[name_end:]
+        try:
+            out, cacheable = self._respond(wire, tcp=tcp, peer=peer)
+        except Exception:  # never let one packet take the server down
+            log.exception("error answering a DNS query")
+            return _header_error(wire, dns.rcode.SERVFAIL)
+        if out is not None and cacheable and key is not None:
+            if len(self._cache) >= CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[key] = out
+        return out
+
+    def _respond(self, wire: bytes, *, tcp: bool, peer: str | None
+                 ) -> tuple[bytes | None, bool]:
+        try:
+            query = dns.message.from_wire(wire, keyring=self.keyring or None)
+        except (dns.message.UnknownTSIGKey, dns.tsig.BadSignature, dns.tsig.BadTime,
+                dns.tsig.PeerError):
+            return _header_error(wire, dns.rcode.NOTAUTH), False
+        except Exception:
+            return _header_error(wire, dns.rcode.FORMERR), False
+        response = dns.message.make_response(query, our_payload=OUR_PAYLOAD)
+        if query.opcode() != dns.opcode.QUERY:
+            response.set_rcode(dns.rcode.NOTIMP)
+            return self._render(response, query, wire, tcp), False
+        if len(query.question) != 1 or query.answer or query.authority:
+            return _header_error(wire, dns.rcode.FORMERR), False
+        if query.edns > 0:
+            response.set_rcode(dns.rcode.BADVERS)
+            return self._render(response, query, wire, tcp), False
+        question = query.question[0]
+        if question.rdclass != dns.rdataclass.IN:
+            response.set_rcode(dns.rcode.REFUSED)
+            return self._render(response, query, wire, tcp), not query.had_tsig
+        if question.rdtype in _NOT_ASKABLE:
+            response.set_rcode(dns.rcode.FORMERR)
+            return self._render(response, query, wire, tcp), False
+        if question.rdtype in (dns.rdatatype.AXFR, dns.rdatatype.IXFR):
+            return self._transfer_over_udp(query, response, wire, peer), False
+        answer(self.store.views, query, response)
+        return self._render(response, query, wire, tcp), not query.had_tsig
+
+    def _render(self, response: dns.message.Message, query: dns.message.Message,
+                wire: bytes, tcp: bool) -> bytes:
+        limit = 65535
+        if not tcp:
+            limit = max(512, query.payload) if query.edns >= 0 else 512
+            if self.config.amplification and not query.had_tsig:
+                limit = min(limit, max(len(wire) * self.config.amplification, 12))
+        try:
+            return bytes(response.to_wire(max_size=limit))
+        except dns.exception.TooBig:
+            response.answer.clear()
+            response.authority.clear()
+            response.additional.clear()
+            response.flags |= dns.flags.TC
+            try:
+                return bytes(response.to_wire(max_size=limit))
+            except dns.exception.TooBig:
+                response.question.clear()
+                return bytes(response.to_wire(max_size=max(limit, 512)))
+
+    # --- zone transfers --------------------------------------------------
+
+    def _transfer_policy(self, query: dns.message.Message, peer: str | None
+                         ) -> tuple[bool, Any]:
+        qname = query.question[0].name
+        view = self.store.views.get(qname)
+        if view is None or find_zone(self.store.views, qname) is not view:
+            return False, None
+        policy = self.transfer_policy(qname.to_text(omit_final_dot=True))
+        if policy is None or not policy.allows(peer, query.keyname if query.had_tsig else None):
+            return False, view
+        return True, view
+
+    def _transfer_over_udp(self, query: dns.message.Message, response: dns.message.Message,
+                           wire: bytes, peer: str | None) -> bytes:
+        allowed, view = self._transfer_policy(query, peer)
+        if not allowed or query.question[0].rdtype == dns.rdatatype.AXFR:
+            # AXFR needs TCP (RFC 5936); a refused IXFR is refused either way.
+            response.set_rcode(dns.rcode.REFUSED if not allowed else dns.rcode.FORMERR)
+            return self._render(response, query, wire, tcp=False)
+        response.flags |= dns.flags.AA
+        response.answer.append(view.soa)  # "only the SOA": retry over TCP (RFC 1995)
+        return self._render(response, query, wire, tcp=False)
+
+    async def _serve_tcp(self, reader: asyncio.StreamReader,
+                         writer: asyncio.StreamWriter) -> None:
+        if self._tcp_clients >= MAX_TCP_CLIENTS:
+            writer.close()
+            return
+        self._tcp_clients += 1
+        peername = writer.get_extra_info("peername")
+        peer = peername[0] if peername else None
+        try:
+            while True:
+                header = await asyncio.wait_for(reader.readexactly(2), TCP_IDLE_SECONDS)
+                size = int.from_bytes(header, "big")
+                wire = await asyncio.wait_for(reader.readexactly(size), TCP_IDLE_SECONDS)
+                for out in self._tcp_responses(wire, peer):
+                    writer.write(len(out).to_bytes(2, "big") + out)
+                    await writer.drain()
+        except (asyncio.IncompleteReadError, TimeoutError, ConnectionError, OSError):
+            pass
+        finally:
+            self._tcp_clients -= 1
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    def _tcp_responses(self, wire: bytes, peer: str | None) -> list[bytes]:
+        if _is_transfer(wire):
+            try:
+                query = dns.message.from_wire(wire, keyring=self.keyring or None)
+            except Exception:
+                query = None
+            if (query is not None and query.opcode() == dns.opcode.QUERY
+                    and len(query.question) == 1
+                    and query.question[0].rdtype in (dns.rdatatype.AXFR, dns.rdatatype.IXFR)):
+                allowed, view = self._transfer_policy(query, peer)
+                if allowed:
+                    return transfer_messages(query, view)
+                response = dns.message.make_response(query)
+                response.set_rcode(dns.rcode.REFUSED)
+                return [bytes(response.to_wire())]
+        out = self.handle(wire, tcp=True, peer=peer)
+        return [out] if out is not None else []
+
+
+def _is_transfer(wire: bytes) -> bool:
+    end = _question_name_end(wire)
+    if end < 0 or end + 2 > len(wire):
+        return end < 0 and len(wire) > 12  # compressed/odd names: parse to be sure
+    qtype = int.from_bytes(wire[end:end + 2], "big")
+    return qtype in (dns.rdatatype.AXFR, dns.rdatatype.IXFR)
+
+
+class _UdpProtocol(asyncio.DatagramProtocol):
+    def __init__(self, server: DnsServer) -> None:
+        self.server = server
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        out = self.server.handle(data, tcp=False, peer=addr[0])
+        if out is not None and self.transport is not None:
+            self.transport.sendto(out, addr)
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("udp error: %s", exc)
+

@@ -1,0 +1,97 @@
+"""The DNS server's live copy of the built-in zones.
+
+Changes reach it two ways:
+
+* in this process, from the transaction that made them: the built-in backend
+  leaves a ``ZoneChange`` in the session, and after the commit the store
+  applies it to the zone's view before the API call returns (one RRset costs
+  O(labels), not a reload of the zone);
+* from other processes (another worker, the CLI): ``poll()`` compares the
+  serials in the database with the views' and reloads a zone that moved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import dns.name
+import dns.rdatatype
+from sqlalchemy import select
+
+from dnsgate.backends.builtin import BuiltinBackend, ZoneChange
+from dnsgate.db.engine import Database
+from dnsgate.db.models import BuiltinZone
+from dnsgate.dnsserver.zoneview import Name, ZoneView, build, to_rrset
+from dnsgate.domain.records import Upsert
+
+Listener = Callable[[str], None]
+
+
+class ZoneStore:
+    """Zone views by origin, kept current with the database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.views: dict[Name, ZoneView] = {}
+        self._listeners: list[Listener] = []
+        self._backend = BuiltinBackend(db)
+
+    def on_change(self, listener: Listener) -> None:
+        """Call ``listener(zone)`` after a zone changed (cache flush, NOTIFY)."""
+        self._listeners.append(listener)
+
+    def load_all(self) -> None:
+        with self.db.read() as session:
+            zones = list(session.scalars(select(BuiltinZone.name)))
+        self.views = {}
+        for zone in zones:
+            self._reload(zone)
+
+    def poll(self) -> list[str]:
+        """Reload zones whose serial in the database differs from ours."""
+        with self.db.read() as session:
+            current = dict(session.execute(select(BuiltinZone.name, BuiltinZone.serial)).tuples())
+        changed: list[str] = []
+        for zone, serial in current.items():
+            view = self.views.get(dns.name.from_text(zone))
+            if view is None or view.serial != serial:
+                self._reload(zone)
+                changed.append(zone)
+        gone = {v.origin.to_text(omit_final_dot=True) for v in self.views.values()} - set(current)
+        for zone in gone:
+            self.views.pop(dns.name.from_text(zone), None)
+            changed.append(zone)
+        for zone in changed:
+            self._notify(zone)
+        return changed
+
+    def apply(self, changes: Iterable[ZoneChange]) -> None:
+        """Apply committed changes of this process to the views."""
+        for change in changes:
+            origin = dns.name.from_text(change.zone)
+            view = self.views.get(origin)
+            if change.changes is None or view is None or view.serial != change.previous_serial:
+                self._reload(change.zone)  # created, deleted, or we missed a step
+            else:
+                for item in change.changes:
+                    if isinstance(item, Upsert):
+                        rrset = to_rrset(item.rrset)
+                        view.put(rrset.name, rrset.rdtype, rrset)
+                    else:
+                        view.put(dns.name.from_text(item.name),
+                                 dns.rdatatype.from_text(item.type), None)
+                view.set_serial(change.serial)
+            self._notify(change.zone)
+
+    def _reload(self, zone: str) -> None:
+        origin = dns.name.from_text(zone)
+        with self.db.read() as session:
+            if not self._backend.has_zone_in(session, zone):
+                self.views.pop(origin, None)
+                return
+            rrsets = self._backend.read_in(session, zone)
+        self.views[origin] = build(zone, rrsets)
+
+    def _notify(self, zone: str) -> None:
+        for listener in self._listeners:
+            listener(zone)
