@@ -132,6 +132,7 @@ def settings(migrated_database_url: str, tmp_path: Path):
         database_url=migrated_database_url,
         secret_key=TEST_SECRET_KEY,
         write_rate_limit="1000/second",
+        dns_port=0,
     )
 
 

@@ -14,6 +14,8 @@ from dnsgate.backends.registry import BackendRegistry
 from dnsgate.config import Settings
 from dnsgate.db import migrate
 from dnsgate.db.engine import Database
+from dnsgate.dnsserver.server import ServerConfig
+from dnsgate.dnsserver.service import DnsService
 from dnsgate.services.context import Env
 from dnsgate.services.ratelimit import RateLimiter
 from dnsgate.services.setup import ensure_builtin_backend
@@ -47,9 +49,20 @@ def create_app(settings: Settings, *, env: Env | None = None, migrate_on_start: 
         if migrate_on_start:
             migrate.upgrade(environment.db)
         ensure_builtin_backend(environment)
-        yield
-        if env is None:
-            environment.db.dispose()
+        dns = None
+        if settings.dns_port:
+            dns = DnsService(environment.db, ServerConfig(
+                host=settings.dns_host, port=settings.dns_port,
+                amplification=settings.dns_amplification))
+            await dns.start()
+        app.state.dns = dns
+        try:
+            yield
+        finally:
+            if dns is not None:
+                await dns.stop()
+            if env is None:
+                environment.db.dispose()
 
     app = FastAPI(
         title="dnsgate",

@@ -14,7 +14,7 @@ import typer
 
 from dnsgate.config import Settings
 from dnsgate.domain.errors import DnsgateError
-from dnsgate.services import accounts, realms, setup, tokens, zones
+from dnsgate.services import accounts, realms, secondaries, setup, tokens, zones
 from dnsgate.services.context import SYSTEM_CALLER, SYSTEM_CONTEXT, Env
 
 app = typer.Typer(help="dnsgate: scoped credentials in front of every DNS provider.",
@@ -73,22 +73,35 @@ def _run(fn: Any) -> Any:
         raise typer.Exit(1) from None
 
 
-@app.command()
-def serve(
-    host: Annotated[str | None, typer.Option(help="Listen address (DNSGATE_HTTP_HOST).")] = None,
-    port: Annotated[int | None, typer.Option(help="Listen port (DNSGATE_HTTP_PORT).")] = None,
-) -> None:
-    """Serve the REST API (migrates the database first)."""
-    _serve(Settings(), host, port, demo=False)
+HostOpt = Annotated[str | None, typer.Option(help="HTTP listen address (DNSGATE_HTTP_HOST).")]
+PortOpt = Annotated[int | None, typer.Option(help="HTTP listen port (DNSGATE_HTTP_PORT).")]
+DnsHostOpt = Annotated[str | None, typer.Option(
+    "--dns-host", help="DNS listen address (DNSGATE_DNS_HOST).")]
+DnsPortOpt = Annotated[int | None, typer.Option(
+    "--dns-port", help="DNS listen port, UDP and TCP; 0 disables (DNSGATE_DNS_PORT).")]
+
+
+def _settings(dns_host: str | None, dns_port: int | None) -> Settings:
+    overrides: dict[str, Any] = {}
+    if dns_host is not None:
+        overrides["dns_host"] = dns_host
+    if dns_port is not None:
+        overrides["dns_port"] = dns_port
+    return Settings(**overrides)
 
 
 @app.command()
-def demo(
-    host: Annotated[str | None, typer.Option(help="Listen address.")] = None,
-    port: Annotated[int | None, typer.Option(help="Listen port.")] = None,
-) -> None:
+def serve(host: HostOpt = None, port: PortOpt = None, dns_host: DnsHostOpt = None,
+          dns_port: DnsPortOpt = None) -> None:
+    """Serve the REST API and the DNS server (migrates the database first)."""
+    _serve(_settings(dns_host, dns_port), host, port, demo=False)
+
+
+@app.command()
+def demo(host: HostOpt = None, port: PortOpt = None, dns_host: DnsHostOpt = None,
+         dns_port: DnsPortOpt = None) -> None:
     """The embedded default: SQLite, built-in backend, zone example.test, an admin."""
-    _serve(Settings(), host, port, demo=True)
+    _serve(_settings(dns_host, dns_port), host, port, demo=True)
 
 
 def _serve(settings: Settings, host: str | None, port: int | None, *, demo: bool) -> None:
@@ -113,6 +126,8 @@ def _serve(settings: Settings, host: str | None, port: int | None, *, demo: bool
         else:
             typer.echo(f"  admin account: {state.admin_name} (password shown on first start)")
         typer.echo(f"  REST API: {base}/api/v1   docs: {base}/api/docs")
+        if settings.dns_port:
+            typer.echo(f"  DNS: {settings.dns_host} port {settings.dns_port} (UDP and TCP)")
     app_ = create_app(settings, env=env, migrate_on_start=False)
     uvicorn.run(app_, host=bind_host, port=bind_port, log_level=settings.log_level,
                 access_log=False, proxy_headers=False, server_header=False)
@@ -169,6 +184,26 @@ def zone_add(
         env, SYSTEM_CONTEXT, caller=SYSTEM_CALLER, zone=zone, backend=backend, policy=policy)))
     _emit(as_json, {"id": info.id, "zone": info.name, "backend": info.backend_name},
           f"added zone {info.name} on backend {info.backend_name} (id {info.id})")
+
+
+@zone_app.command("set")
+def zone_set(
+    zone: str,
+    notify: Annotated[list[str] | None, typer.Option(
+        "--notify", help="Secondary to NOTIFY, ADDRESS[:PORT]; repeat for more.")] = None,
+    allow_transfer: Annotated[list[str] | None, typer.Option(
+        "--allow-transfer", help="Network allowed to AXFR; repeat for more.")] = None,
+    tsig: Annotated[list[str] | None, typer.Option(
+        "--tsig", help="TSIG key NAME:ALGORITHM:BASE64SECRET allowed to AXFR.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Set a built-in zone's secondaries (each given list replaces the old one)."""
+    env = _env()
+    settings = _run(lambda: secondaries.set_transfer(
+        env, SYSTEM_CONTEXT, caller=SYSTEM_CALLER, zone=zone, notify=notify,
+        allow_transfer=allow_transfer, tsig=tsig))
+    public = settings.public()
+    _emit(as_json, public, json.dumps(public, indent=2))
 
 
 @realm_app.command("add")

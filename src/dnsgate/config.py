@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(default=None, repr=False)
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    dns_host: str = "127.0.0.1"
+    dns_port: int = 5353  # 0: no embedded DNS server
+    dns_amplification: int = 4  # UDP answer <= this x query size (0: no cap)
     trusted_proxies: str = ""
     max_body_bytes: int = 64 * 1024
     write_rate_limit: str = "120/minute"

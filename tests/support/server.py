@@ -26,7 +26,9 @@ def free_port() -> int:
 
 def cli_env(data_dir: Path, database_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DNSGATE_")}
-    env.update(DNSGATE_DATA_DIR=str(data_dir), DNSGATE_DATABASE_URL=database_url, **extra)
+    env.update(DNSGATE_DATA_DIR=str(data_dir), DNSGATE_DATABASE_URL=database_url,
+               DNSGATE_DNS_PORT="0")  # tests that want DNS pass a free port
+    env.update(extra)
     return env
 
 

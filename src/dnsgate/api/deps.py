@@ -12,7 +12,7 @@ from fastapi import Depends, Request
 
 from dnsgate.domain import tokens
 from dnsgate.domain.errors import Denied, Unauthenticated
-from dnsgate.services import auth
+from dnsgate.services import audit, auth
 from dnsgate.services.context import Caller, Env, RequestContext
 
 
@@ -62,14 +62,23 @@ def get_account_caller(request: Request, env: EnvDep) -> Caller:
     with env.db.write() as session:
         caller = auth.authenticate_api_key(env, session, credential)
     if not caller.principal.account_active:
-        raise Denied("this account is disabled", code="account_disabled")
+        raise _refuse(request, env, caller, "account_disabled", "this account is disabled")
     return caller
 
 
-def get_admin(caller: Annotated[Caller, Depends(get_account_caller)]) -> Caller:
+def get_admin(request: Request, env: EnvDep,
+              caller: Annotated[Caller, Depends(get_account_caller)]) -> Caller:
     if not caller.is_admin:
-        raise Denied("this needs an admin account", code="admin_required")
+        raise _refuse(request, env, caller, "admin_required", "this needs an admin account")
     return caller
+
+
+def _refuse(request: Request, env: Env, caller: Caller, code: str, message: str) -> Denied:
+    """Audit a credential refused at the door of the management API; the error to raise."""
+    with env.db.write() as session:
+        audit.record(session, get_context(request), caller=caller, action="api.access",
+                     when=env.clock(), outcome="denied", code=code, target=request.url.path)
+    return Denied(message, code=code)
 
 
 AnyCaller = Annotated[Caller, Depends(get_caller)]

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 from dnsgate.security.client_ip import Network, client_ip
 
 ASGIApp = Any
+_LIST_HEADERS = frozenset({"x-forwarded-for", "forwarded"})
 _GOOD_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -39,8 +40,14 @@ class EdgeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
-                   for k, v in scope.get("headers", ())}
+        headers: dict[str, str] = {}
+        for raw_key, raw_value in scope.get("headers", ()):
+            name, value = raw_key.decode("latin-1").lower(), raw_value.decode("latin-1")
+            # Repeated proxy headers are one list (RFC 9110 5.3); others: the last wins.
+            if name in _LIST_HEADERS and name in headers:
+                headers[name] = f"{headers[name]},{value}"
+            else:
+                headers[name] = value
         incoming = headers.get("x-request-id", "")
         request_id = incoming if _GOOD_ID.match(incoming) else uuid.uuid4().hex
         client = scope.get("client")
@@ -52,8 +59,10 @@ class EdgeMiddleware:
 
         async def send_with_id(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", raw_id)]
+                headers = list(message.get("headers", ()))
+                if not any(k.lower() == b"x-request-id" for k, _ in headers):
+                    headers.append((b"x-request-id", raw_id))
+                message["headers"] = headers
             await send(message)
 
         length = headers.get("content-length")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -11,6 +12,7 @@ from starlette.responses import JSONResponse
 
 from dnsgate.domain.errors import BackendTimeout, DnsgateError, RateLimited
 
+log = logging.getLogger("dnsgate.api")
 PROBLEM = "application/problem+json"
 GENERIC_401 = "missing or invalid credentials"
 
@@ -56,6 +58,9 @@ def problem(code: str, detail: str, *, status: int | None = None,
     if extra:
         body.update(extra)
     all_headers = dict(headers or {})
+    if request_id:
+        # also here, not only at the edge: a 500 is sent from outside the edge middleware
+        all_headers.setdefault("X-Request-ID", request_id)
     if status == 401:
         all_headers.setdefault("WWW-Authenticate", 'Bearer realm="dnsgate"')
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=all_headers)
@@ -102,5 +107,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # The traceback goes to the server log; the request line is not logged,
+        # since dyndns-style clients put credentials in query strings.
+        log.error("unhandled error in request %s", _request_id(request), exc_info=exc)
         return problem("internal_error", "internal error; see the server log",
                        request_id=_request_id(request))

@@ -246,6 +246,11 @@ class BuiltinZone(Base):
     expire: Mapped[int] = mapped_column(Integer, default=1209600)
     minimum: Mapped[int] = mapped_column(Integer, default=300)
     soa_ttl: Mapped[int] = mapped_column(Integer, default=3600)
+    #: Secondaries to NOTIFY after each change, as "address:port".
+    notify: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: Transfer ACL: source networks, and TSIG keys [{name, algorithm, secret}].
+    allow_transfer: Mapped[list[str]] = mapped_column(JSON, default=list)
+    tsig_keys: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

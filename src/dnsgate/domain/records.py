@@ -16,6 +16,7 @@ import dns.name
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
+import dns.tokenizer
 
 from dnsgate.domain.errors import InvalidRecord
 
@@ -100,12 +101,21 @@ def canonical_rdata(rtype: str, text: str) -> str:
     if rtype == "TXT":
         text = _txt_presentation(text)
     try:
+        tok = dns.tokenizer.Tokenizer(text)
         rdata = dns.rdata.from_text(
-            dns.rdataclass.IN, dns.rdatatype.from_text(rtype), text,
+            dns.rdataclass.IN, dns.rdatatype.from_text(rtype), tok,
             origin=dns.name.root, relativize=False,
         )
+        rest = tok.get(want_comment=True)
+        while rest.is_eol():
+            rest = tok.get(want_comment=True)
     except (dns.exception.DNSException, ValueError, TypeError) as exc:
         raise InvalidRecord(f"invalid {rtype} record {text!r}: {exc}") from exc
+    # dnspython stops after the first line and drops a ';' comment; what it
+    # would silently ignore (a second record, the rest of a mis-quoted TXT
+    # value) is an error here, never a truncated record.
+    if rdata.rdcomment is not None or not rest.is_eof():
+        raise InvalidRecord(f"invalid {rtype} record {text!r}: unexpected text after the record")
     return str(rdata.to_text())
 
 

@@ -17,10 +17,23 @@ _FOR = re.compile(r'for="?\[?([^\]";,]+)\]?(?::\d+)?"?', re.IGNORECASE)
 
 
 def _parse(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An address; IPv4-mapped IPv6 (a dual-stack socket's view) as plain IPv4."""
     try:
-        return ipaddress.ip_address(text.strip())
+        address = ipaddress.ip_address(text.strip())
     except ValueError:
         return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _without_port(hop: str) -> str:
+    """``192.0.2.43:47011`` -> ``192.0.2.43`` (RFC 7239 quotes IPv4 with a port so;
+    IPv6 addresses keep their colons: their ports come in brackets)."""
+    host, sep, port = hop.strip().rpartition(":")
+    if sep and "." in host and ":" not in host and port.isdigit():
+        return host
+    return hop
 
 
 def _trusted(addr: ipaddress.IPv4Address | ipaddress.IPv6Address,
@@ -40,7 +53,7 @@ def client_ip(peer: str | None, forwarded_for: str | None, forwarded: str | None
     elif forwarded_for:
         hops = [h for h in forwarded_for.split(",") if h.strip()]
     for hop in reversed(hops):
-        addr = _parse(hop)
+        addr = _parse(_without_port(hop))
         if addr is None:
             break  # a garbled hop: trust nothing left of it
         if not _trusted(addr, proxies):

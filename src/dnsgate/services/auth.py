@@ -33,7 +33,7 @@ _TOKEN_QUERY = (
     select(
         _T.c.secret_hash, _T.c.names, _T.c.types.label("t_types"), _T.c.ops.label("t_ops"),
         _T.c.cidrs, _T.c.not_before, _T.c.expires_at, _T.c.max_idle_seconds, _T.c.revoked_at,
-        _T.c.last_used_at, _T.c.account_id,
+        _T.c.last_used_at, _T.c.created_at, _T.c.account_id,
         _R.c.id.label("realm_id"), _R.c.name.label("realm_name"), _R.c.kind,
         _R.c.types.label("r_types"), _R.c.ops.label("r_ops"), _R.c.status.label("r_status"),
         _A.c.status.label("a_status"), _A.c.role,
@@ -72,7 +72,7 @@ def authenticate_token(env: Env, session: Session, text: str) -> Caller:
         networks=_networks(row.cidrs),
         not_before=row.not_before, expires_at=row.expires_at,
         max_idle=timedelta(seconds=row.max_idle_seconds) if row.max_idle_seconds else None,
-        last_used_at=row.last_used_at,
+        last_used_at=row.last_used_at or row.created_at,  # idle since minted
         revoked=row.revoked_at is not None,
     )
     principal = Principal(

@@ -71,4 +71,4 @@ def list_grants(env: Env, *, zone: str | None = None,
             stmt = stmt.where(Zone.name == normalize_zone(zone))
         if account_id is not None:
             stmt = stmt.where(Grant.account_id == account_id)
-        return [(g, z) for g, z in session.execute(stmt).tuples()]
+        return [(g, z) for g, z in session.execute(stmt)]

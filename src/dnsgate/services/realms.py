@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from dnsgate.db.models import Realm, Zone
 from dnsgate.domain import names
-from dnsgate.domain.errors import Conflict, Denied, InvalidInput, NotFound
+from dnsgate.domain.errors import Conflict, Denied, DnsgateError, InvalidInput, NotFound
 from dnsgate.domain.policy import REALM_KINDS
 from dnsgate.services import audit
 from dnsgate.services.context import Caller, Env, RequestContext, ZoneInfo
@@ -37,7 +37,38 @@ def request_realm(
     account_id: int | None = None,
 ) -> Realm:
     """Claim ``name`` in ``zone``: approved at once by an admin or an auto zone,
-    pending otherwise. ``account_id`` (admins only) claims for another account."""
+    pending otherwise. ``account_id`` (admins only) claims for another account.
+
+    A denied claim is audited in a transaction of its own (the claim's own
+    transaction rolls back)."""
+    try:
+        return _request_realm(env, ctx, caller=caller, zone=zone, name=name, kind=kind,
+                              types=types, operations=operations, account_id=account_id)
+    except Denied as denied:
+        _audit_denied_claim(env, ctx, caller, zone, name, kind, account_id, denied)
+        raise
+
+
+def _audit_denied_claim(env: Env, ctx: RequestContext, caller: Caller, zone: str, name: str,
+                        kind: str, account_id: int | None, denied: Denied) -> None:
+    zone_name: str | None = None
+    fqdn: str | None = None
+    try:
+        zone_name = normalize_zone(zone)
+        fqdn = names.resolve(name, zone_name, allow_wildcard=False)
+    except DnsgateError:
+        pass
+    owner_id = caller.account_id if account_id is None else account_id
+    with env.db.write() as session:
+        audit.record(session, ctx, caller=caller, action="realm.request", when=env.clock(),
+                     outcome="denied", code=denied.code, zone=zone_name, name=fqdn,
+                     details={"kind": kind, "account_id": owner_id})
+
+
+def _request_realm(
+    env: Env, ctx: RequestContext, *, caller: Caller, zone: str, name: str, kind: str,
+    types: Sequence[str] | None, operations: Sequence[str] | None, account_id: int | None,
+) -> Realm:
     owner_id = caller.account_id if account_id is None else account_id
     if owner_id != caller.account_id and not caller.is_admin:
         raise Denied("only admins create realms for other accounts", code="forbidden")
@@ -151,6 +182,8 @@ def decide_realm(env: Env, ctx: RequestContext, *, caller: Caller, realm_id: int
             raise NotFound(f"realm {realm_id} not found")
         if status in ("approved", "rejected") and realm.status != "pending":
             raise Conflict(f"realm {realm_id} is {realm.status}, not pending")
+        if status == "revoked" and realm.status not in LIVE:
+            raise Conflict(f"realm {realm_id} is {realm.status}; only a live realm is revoked")
         realm.status = status
         realm.reason = reason.strip()
         realm.decided_at = now
@@ -190,4 +223,4 @@ def list_realms(env: Env, *, account_id: int | None = None, status: str | None =
             stmt = stmt.where(Realm.status == status)
         if zone:
             stmt = stmt.where(Zone.name == normalize_zone(zone))
-        return [(r, z) for r, z in session.execute(stmt).tuples()]
+        return [(r, z) for r, z in session.execute(stmt)]

@@ -36,6 +36,8 @@ from dnsgate.services.context import Caller, Env, RequestContext, ZoneInfo
 from dnsgate.services.zones import find_zone, may_see, normalize_zone
 
 MAX_BATCH = 1000
+_REFUSED_CREDENTIAL = frozenset({"token_revoked", "token_expired", "account_disabled",
+                                 "ip_not_allowed"})
 _T = table_of(Token)
 
 
@@ -91,11 +93,16 @@ def resolve_zone(session: Session, env: Env, caller: Caller, zone: str) -> ZoneI
 
 def deny(env: Env, ctx: RequestContext, caller: Caller, decision: Decision, *, action: str,
          zone: str | None = None, name: str | None = None, rtype: str | None = None) -> Denied:
-    """Audit a denial (in its own transaction) and return the error to raise."""
+    """Audit a denial (in its own transaction) and return the error to raise.
+
+    A credential refused as such (revoked, expired, idle, disabled, wrong
+    address) was not used: touching it would restart its idle time.
+    """
     with env.db.write() as session:
         audit.record(session, ctx, caller=caller, action=action, when=env.clock(),
                      outcome="denied", code=decision.code, zone=zone, name=name, rtype=rtype)
-        touch(session, env, ctx, caller)
+        if decision.code not in _REFUSED_CREDENTIAL:
+            touch(session, env, ctx, caller)
     return Denied(f"{action} denied: {decision.code}", code=decision.code)
 
 

@@ -1,0 +1,139 @@
+"""The DNS side of ``dnsgate serve``: zone store, server, NOTIFY, and the poll
+that picks up changes other processes made. Started and stopped by the app's
+lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+from typing import Any
+
+import dns.asyncquery
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.opcode
+import dns.rdatatype
+import dns.tsig
+import dns.tsigkeyring
+
+from dnsgate.backends.builtin import ZONE_CHANGES
+from dnsgate.db.engine import Database
+from dnsgate.dnsserver.server import DnsServer, ServerConfig
+from dnsgate.dnsserver.store import ZoneStore
+from dnsgate.dnsserver.transfer import TransferPolicy
+from dnsgate.services import secondaries
+from dnsgate.services.secondaries import SETTINGS_CHANGED, TransferSettings
+
+log = logging.getLogger("dnsgate.dns")
+POLL_SECONDS = 0.5
+NOTIFY_TRIES = 3
+NOTIFY_TIMEOUT = 1.0
+
+
+class DnsService:
+    """Everything the embedded DNS server needs, with one start and one stop."""
+
+    def __init__(self, db: Database, config: ServerConfig) -> None:
+        self.db = db
+        self.store = ZoneStore(db)
+        self.settings: dict[str, TransferSettings] = {}
+        self.server = DnsServer(self.store, config, policy=self._policy)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._poller: asyncio.Task[None] | None = None
+        self.store.on_change(self._zone_changed)
+
+    async def start(self) -> None:
+        self.store.load_all()
+        self._load_settings()
+        self.db.on_commit(self._committed)
+        await self.server.start()
+        self._poller = asyncio.create_task(self._poll_forever())
+
+    async def stop(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+        for task in list(self._tasks):
+            task.cancel()
+        await self.server.stop()
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    # --- keeping current ------------------------------------------------
+
+    def _committed(self, info: dict[str, Any]) -> None:
+        """After a commit in this process: apply zone changes before the API answers."""
+        self.store.apply(info.get(ZONE_CHANGES, ()))
+        if info.get(SETTINGS_CHANGED):
+            self._load_settings()
+
+    async def _poll_forever(self) -> None:
+        while True:
+            await asyncio.sleep(POLL_SECONDS)
+            try:
+                self.store.poll()
+                self._load_settings()
+            except Exception:
+                log.exception("polling the database for zone changes failed")
+
+    def _load_settings(self) -> None:
+        with self.db.read() as session:
+            settings = secondaries.load_all(session)
+        if settings == self.settings:
+            return
+        self.settings = settings
+        keyring: dict[dns.name.Name, dns.tsig.Key] = {}
+        for zone in settings.values():
+            for key in zone.keys:
+                name = dns.name.from_text(key.name)
+                keyring[name] = dns.tsig.Key(name, key.secret, f"{key.algorithm}.")
+        self.server.keyring = keyring
+        self.server.clear_cache()
+
+    def _policy(self, zone: str) -> TransferPolicy | None:
+        settings = self.settings.get(zone)
+        if settings is None:
+            return None
+        return TransferPolicy(
+            networks=tuple(ipaddress.ip_network(n) for n in settings.networks),
+            keys=frozenset(dns.name.from_text(k.name) for k in settings.keys))
+
+    # --- NOTIFY -----------------------------------------------------------
+
+    def _zone_changed(self, zone: str) -> None:
+        settings = self.settings.get(zone)
+        if settings is None or not settings.notify:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # a change committed outside the server's loop; the poll will see it
+        for host, port in settings.notify:
+            task = loop.create_task(self._notify(zone, host, port, settings))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _notify(self, zone: str, host: str, port: int,
+                      settings: TransferSettings) -> None:
+        """RFC 1996 NOTIFY, retried until the secondary answers."""
+        message = dns.message.make_query(zone, dns.rdatatype.SOA)
+        message.set_opcode(dns.opcode.NOTIFY)
+        message.flags = dns.flags.AA
+        if settings.keys:
+            key = settings.keys[0]
+            message.use_tsig(dns.tsigkeyring.from_text({key.name: (key.algorithm, key.secret)}),
+                             keyname=key.name)
+        for _ in range(NOTIFY_TRIES):
+            try:
+                await dns.asyncquery.udp(message, host, port=port, timeout=NOTIFY_TIMEOUT)
+                return
+            except (dns.exception.Timeout, OSError, dns.exception.DNSException):
+                continue
+        log.warning("secondary %s:%s did not answer NOTIFY for %s", host, port, zone)
