@@ -67,35 +67,31 @@ class ZonePolicyPublic(BaseModel):
     default_ttl: int
 
 
-class ZoneCreate(Strict):
+class ZonePolicyFields(Strict):
+    """A zone's policy; in an update, fields left out stay and null clears."""
+
+    min_depth: int | None = None
+    max_depth: int | None = None
+    apex_allowed: bool | None = None
+    types: list[str] | None = None
+    operations: list[str] | None = None
+    realm_quota: int | None = None
+    ttl_min: int | None = None
+    ttl_max: int | None = None
+    default_ttl: int | None = None
+
+
+class ZoneCreate(ZonePolicyFields):
     zone: str
     backend: str = "builtin"
     visibility: Literal["public", "private", "invite"] = "private"
     approval: Literal["auto", "admin"] = "admin"
-    min_depth: int | None = None
-    max_depth: int | None = None
-    apex_allowed: bool | None = None
-    types: list[str] | None = None
-    operations: list[str] | None = None
-    realm_quota: int | None = None
-    ttl_min: int | None = None
-    ttl_max: int | None = None
-    default_ttl: int | None = None
 
 
-class ZoneUpdate(Strict):
+class ZoneUpdate(ZonePolicyFields):
     status: Literal["active", "disabled"] | None = None
     visibility: Literal["public", "private", "invite"] | None = None
     approval: Literal["auto", "admin"] | None = None
-    min_depth: int | None = None
-    max_depth: int | None = None
-    apex_allowed: bool | None = None
-    types: list[str] | None = None
-    operations: list[str] | None = None
-    realm_quota: int | None = None
-    ttl_min: int | None = None
-    ttl_max: int | None = None
-    default_ttl: int | None = None
 
 
 class RealmScopePublic(BaseModel):
