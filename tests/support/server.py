@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,11 +45,12 @@ class Server:
 
 
 @contextmanager
-def running(command: str, env: dict[str, str], timeout: float = 30.0) -> Iterator[Server]:
-    """Start ``dnsgate <command> --port P`` and wait until /healthz answers."""
+def running(command: str, env: dict[str, str], timeout: float = 30.0,
+            args: Sequence[str] = ()) -> Iterator[Server]:
+    """Start ``dnsgate <command> --port P [args]`` and wait until /healthz answers."""
     port = free_port()
     process = subprocess.Popen(
-        [*DNSGATE, command, "--host", "127.0.0.1", "--port", str(port)],
+        [*DNSGATE, command, "--host", "127.0.0.1", "--port", str(port), *args],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     lines: list[str] = []

