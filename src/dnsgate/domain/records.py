@@ -116,7 +116,11 @@ def canonical_rdata(rtype: str, text: str) -> str:
     # value) is an error here, never a truncated record.
     if rdata.rdcomment is not None or not rest.is_eof():
         raise InvalidRecord(f"invalid {rtype} record {text!r}: unexpected text after the record")
-    return str(rdata.to_text())
+    # The DNSSEC canonical wire form lowercases embedded names (RFC 4034 6.2), so
+    # "Mail.Example.TEST." and "mail.example.test." are one record, not two.
+    digest = rdata.to_digestable(dns.name.root)
+    canonical = dns.rdata.from_wire(rdata.rdclass, rdata.rdtype, digest, 0, len(digest))
+    return str(canonical.to_text())
 
 
 def _txt_presentation(value: str) -> str:
