@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# End-to-end benchmark of dnsgate (issue 2, "Performance"); loopback only.
+#
+#   bench/run.sh                      # 100k tokens, 3 runs x (healthz + PUT) of 25 s, 64 conns
+#   BENCH_RUNS=1 BENCH_DURATION=10s bench/run.sh   # quicker
+#
+# 1. seeds a fresh SQLite data dir (bench/seed.py: zone bench.test, BENCH_TOKENS tokens),
+# 2. starts `dnsgate serve` on a free loopback port (DNSGATE_WRITE_RATE_LIMIT very high),
+# 3. waits for /healthz, warms up, then per run: wrk GET /healthz (the floor) and
+#    wrk authorized PUTs with distinct tokens (bench/put.lua),
+# 4. runs the in-process microbenchmark (bench/decide_bench.py),
+# 5. stops the server and prints a summary (bench/summarize.py).
+#
+# Knobs (environment): BENCH_TOKENS (100000), BENCH_RUNS (3), BENCH_DURATION (25s),
+# BENCH_CONNS (64), BENCH_THREADS (2, wrk threads), BENCH_WARMUP (5s),
+# BENCH_ITERATIONS (20000, microbenchmark), BENCH_WORKDIR (default: a new mktemp dir;
+# kept afterwards, it holds the data, the wrk outputs, server.log and summary.json),
+# BENCH_SERVER ("dnsgate", the default, = `dnsgate serve`; or "uvicorn" = uvicorn
+# with bench/asgi.py and BENCH_UVICORN_ARGS, e.g. "--workers 2"),
+# BENCH_DNS_PORT (a free port: the embedded DNS server of `dnsgate serve` listens on
+# 127.0.0.1 there and its commit hook runs on every PUT, as in a real deployment; 0 turns
+# it off; the default with uvicorn --workers), BENCH_QUIET_WAIT (0; on a shared machine: wait up to this many seconds before each
+# measured wrk run until the rest of the machine is idle, < 0.3 cores busy over 3 s),
+# BENCH_PROFILE (set to a py-spy output path, e.g. /tmp/put.svg or /tmp/put.txt, to record
+# the server during the first PUT run; needs `pip install py-spy`).
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+TOKENS="${BENCH_TOKENS:-100000}"
+RUNS="${BENCH_RUNS:-3}"
+DURATION="${BENCH_DURATION:-25s}"
+CONNS="${BENCH_CONNS:-64}"
+THREADS="${BENCH_THREADS:-2}"
+WARMUP="${BENCH_WARMUP:-5s}"
+ITERATIONS="${BENCH_ITERATIONS:-20000}"
+SERVER="${BENCH_SERVER:-dnsgate}"
+WORK="${BENCH_WORKDIR:-$(mktemp -d /tmp/dnsgate-bench.XXXXXX)}"
+PYTHON="${PYTHON:-python3}"
+
+command -v wrk >/dev/null || { echo "run.sh: wrk is not installed (apt-get install wrk)" >&2; exit 2; }
+mkdir -p "$WORK"
+DATA="$WORK/data"
+TOKENS_FILE="$WORK/tokens.txt"
+# One server key for the seeder, the server and the microbenchmark; kept in the
+# work dir (mode 0600) so the data can be reused by hand afterwards.
+if [[ ! -s "$WORK/secret_key" ]]; then
+  (umask 077 && "$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(48))' >"$WORK/secret_key")
+fi
+DNSGATE_SECRET_KEY="$(cat "$WORK/secret_key")"
+export DNSGATE_SECRET_KEY
+export DNSGATE_DATA_DIR="$DATA"
+unset DNSGATE_DATABASE_URL
+export DNSGATE_WRITE_RATE_LIMIT="1000000/second"
+export DNSGATE_LOG_LEVEL="warning"
+PORT="$("$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+export DNSGATE_HTTP_HOST=127.0.0.1 DNSGATE_HTTP_PORT="$PORT"
+if [[ -z "${BENCH_DNS_PORT:-}" && "$SERVER" == uvicorn && "${BENCH_UVICORN_ARGS:-}" == *--workers* ]]; then
+  BENCH_DNS_PORT=0  # every worker would start its own DNS server on the same port
+fi
+if [[ -z "${BENCH_DNS_PORT:-}" ]]; then
+  BENCH_DNS_PORT="$("$PYTHON" -c 'import socket
+for _ in range(50):
+    t = socket.socket(); t.bind(("127.0.0.1", 0)); port = t.getsockname()[1]
+    u = socket.socket(type=socket.SOCK_DGRAM)
+    try:
+        u.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    print(port); break')"
+fi
+export DNSGATE_DNS_HOST=127.0.0.1 DNSGATE_DNS_PORT="$BENCH_DNS_PORT"
+URL="http://127.0.0.1:$PORT"
+SERVER_PID=""
+
+stop_server() {
+  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  SERVER_PID=""
+}
+trap stop_server EXIT INT TERM
+
+echo "== work dir: $WORK"
+{
+  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "source: $(git -C "$HERE/.." rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+    "$(git -C "$HERE/.." status --porcelain -- src 2>/dev/null | grep -q . && echo '(src/ has uncommitted changes)')"
+  echo "python: $("$PYTHON" -c 'import sys; print(sys.version.split()[0])')"
+  "$PYTHON" -c 'import importlib.metadata as m
+print("packages:", ", ".join(f"{p} {m.version(p)}" for p in
+      ("fastapi", "starlette", "uvicorn", "uvloop", "httptools", "sqlalchemy", "pydantic", "limits")))'
+  echo "cpus: $(nproc), $(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | xargs)"
+  echo "wrk: -t$THREADS -c$CONNS -d$DURATION, tokens: $TOKENS, server: $SERVER ${BENCH_UVICORN_ARGS:-}"
+} | tee "$WORK/meta.txt"
+echo "== seeding $TOKENS tokens"
+timeout 300 "$PYTHON" "$HERE/seed.py" --data-dir "$DATA" --tokens "$TOKENS" \
+  --tokens-file "$TOKENS_FILE"
+
+echo "== starting the server ($SERVER) on $URL"
+case "$SERVER" in
+  dnsgate)
+    dnsgate serve >"$WORK/server.log" 2>&1 &
+    ;;
+  uvicorn)
+    # shellcheck disable=SC2086  # BENCH_UVICORN_ARGS is a list of flags
+    (cd "$HERE" && exec "$PYTHON" -m uvicorn --factory asgi:create_app --host 127.0.0.1 \
+      --port "$PORT" --no-access-log --log-level warning ${BENCH_UVICORN_ARGS:-}) \
+      >"$WORK/server.log" 2>&1 &
+    ;;
+  *) echo "run.sh: BENCH_SERVER must be dnsgate or uvicorn" >&2; exit 2 ;;
+esac
+SERVER_PID=$!
+for _ in $(seq 150); do
+  if curl -fsS -o /dev/null --max-time 1 "$URL/healthz" 2>/dev/null; then break; fi
+  kill -0 "$SERVER_PID" 2>/dev/null || { echo "server died:"; cat "$WORK/server.log"; exit 1; }
+  sleep 0.2
+done
+curl -fsS -o /dev/null --max-time 2 "$URL/healthz" || { echo "server not ready"; exit 1; }
+
+WRK=(wrk "-t$THREADS" "-c$CONNS" --latency --timeout 10s)
+# measure OUT WRK-ARGS...: one wrk run, with CPU snapshots around it (bench/cpu.py) and
+# wrk's own CPU time, so the summary can show server CPU/request and machine noise.
+wait_quiet() {
+  local deadline=$((SECONDS + ${BENCH_QUIET_WAIT:-0}))
+  while ((SECONDS < deadline)); do
+    local a b
+    a="$("$PYTHON" "$HERE/cpu.py" "$SERVER_PID")"; sleep 3; b="$("$PYTHON" "$HERE/cpu.py" "$SERVER_PID")"
+    if "$PYTHON" -c 'import json,sys; a,b=(json.loads(x) for x in sys.argv[1:]);
+w=b["wall"]-a["wall"]; sys.exit(0 if (b["busy"]-a["busy"]-(b["server"]-a["server"]))/w<0.3 else 1)' \
+      "$a" "$b"; then return 0; fi
+  done
+  ((${BENCH_QUIET_WAIT:-0} == 0)) || echo "   (machine still busy after ${BENCH_QUIET_WAIT}s; measuring anyway)"
+}
+measure() {
+  local out="$1"; shift
+  wait_quiet
+  "$PYTHON" "$HERE/cpu.py" "$SERVER_PID" >"$out.cpu"
+  timeout 300 /usr/bin/time -f 'WRKCPU %U %S' -o "$out.time" "${WRK[@]}" "$@" >"$out"
+  "$PYTHON" "$HERE/cpu.py" "$SERVER_PID" >>"$out.cpu"
+}
+
+echo "== warm-up ($WARMUP of PUTs, not counted)"
+timeout 120 "${WRK[@]}" -d "$WARMUP" -s "$HERE/put.lua" "$URL" -- "$TOKENS_FILE" 0 "$THREADS" \
+  >"$WORK/wrk-warmup.txt"
+
+for run in $(seq "$RUNS"); do
+  echo "== run $run/$RUNS: GET /healthz for $DURATION  (load avg $(cut -d' ' -f1 /proc/loadavg))"
+  measure "$WORK/wrk-run$run-healthz.txt" -d "$DURATION" -s "$HERE/health.lua" "$URL"
+  grep '^BENCH' "$WORK/wrk-run$run-healthz.txt"
+  echo "== run $run/$RUNS: authorized PUTs for $DURATION  (load avg $(cut -d' ' -f1 /proc/loadavg))"
+  PROFILER_PID=""
+  if [[ -n "${BENCH_PROFILE:-}" && "$run" == 1 ]]; then
+    fmt=flamegraph; [[ "$BENCH_PROFILE" == *.txt ]] && fmt=raw
+    [[ "$BENCH_PROFILE" == *.json ]] && fmt=speedscope
+    py-spy record --format "$fmt" -o "$BENCH_PROFILE" --pid "$SERVER_PID" --subprocesses \
+      --duration "${DURATION%s}" --rate 100 --gil >"$WORK/py-spy.log" 2>&1 &
+    PROFILER_PID=$!
+  fi
+  measure "$WORK/wrk-run$run-put.txt" -d "$DURATION" -s "$HERE/put.lua" "$URL" -- \
+    "$TOKENS_FILE" "$run" "$THREADS"
+  grep -E '^(BENCH|non-200)' "$WORK/wrk-run$run-put.txt"
+  if [[ -n "$PROFILER_PID" ]]; then wait "$PROFILER_PID" || true; fi
+done
+
+stop_server
+
+echo "== microbenchmark: token check + decide() ($ITERATIONS iterations)"
+timeout 300 "$PYTHON" "$HERE/decide_bench.py" --data-dir "$DATA" --tokens-file "$TOKENS_FILE" \
+  --iterations "$ITERATIONS" --json >"$WORK/decide.json"
+
+echo
+echo "== summary"
+cat "$WORK/meta.txt"
+"$PYTHON" "$HERE/summarize.py" "$WORK"
+echo "(raw outputs in $WORK)"
