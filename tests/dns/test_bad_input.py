@@ -47,7 +47,7 @@ async def assert_still_answers(port: int) -> None:
 
 async def rcode_of(port: int, wire: bytes) -> int | None:
     """The rcode of the UDP reply (from the header alone), None if none came."""
-    reply = await udp_exchange(port, wire, timeout=0.5)
+    reply = await udp_exchange(port, wire, wait=0.5)
     if reply is None:
         return None
     assert len(reply) >= 12
@@ -201,3 +201,36 @@ async def test_a_flood_of_junk_then_a_good_query(server):
     finally:
         client.close()
     await assert_still_answers(server.port)
+
+
+async def test_idle_tcp_connections_are_closed(zone, start_dns, monkeypatch):
+    monkeypatch.setattr("dnsgate.dnsserver.server.TCP_IDLE_SECONDS", 0.3)
+    server = await start_dns()
+    for data in (b"", b"\x00", struct.pack("!H", len(GOOD)) + GOOD[:5]):
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        try:
+            writer.write(data)
+            await writer.drain()
+            # The server hangs up on a client that stops sending (slowloris).
+            assert await asyncio.wait_for(reader.read(), 3) == b""
+        finally:
+            writer.close()
+    await assert_still_answers(server.port)
+
+
+async def test_too_many_tcp_clients_do_not_block_udp(zone, start_dns, monkeypatch):
+    monkeypatch.setattr("dnsgate.dnsserver.server.MAX_TCP_CLIENTS", 20)
+    server = await start_dns()
+    held = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(20)]
+    try:
+        await asyncio.sleep(0.1)
+        # Beyond the limit a connection is closed at once, not left hanging ...
+        assert await tcp_exchange(server.port, GOOD, wait=3) == []
+        # ... and UDP answers all along.
+        reply = await udp_exchange(server.port, GOOD)
+        assert reply is not None and parse(reply).answer
+    finally:
+        for _reader, writer in held:
+            writer.close()
+    await asyncio.sleep(0.1)
+    await assert_still_answers(server.port)  # TCP is back once they are gone

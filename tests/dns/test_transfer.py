@@ -29,7 +29,7 @@ import pytest
 from dnsgate.services import secondaries
 from dnsgate.services.context import SYSTEM_CALLER, SYSTEM_CONTEXT
 from tests.dns.conftest import ZONE, put
-from tests.dns.tools import parse, tcp_exchange, udp_exchange
+from tests.dns.tools import dig_text, parse, parse_records, tcp_exchange, udp_exchange
 
 SECRET = base64.b64encode(b"k" * 32).decode()
 OTHER_SECRET = base64.b64encode(b"o" * 32).decode()
@@ -115,28 +115,46 @@ async def test_axfr_with_the_right_tsig_key(server, env):
     assert content(zone) == await expected_zone(env)
 
 
-async def test_axfr_with_a_wrong_secret_is_refused(server, env):
-    set_transfer(env, allow_transfer=[], tsig=[f"{KEY}:{ALGORITHM}:{SECRET}"])
+@pytest.mark.parametrize(("name", "secret", "error", "peer_error"), [
+    (KEY, OTHER_SECRET, dns.rcode.BADSIG, dns.tsig.PeerBadSignature),
+    ("stranger-key", SECRET, dns.rcode.BADKEY, dns.tsig.PeerBadKey),
+], ids=["wrong-secret", "unknown-key"])
+async def test_axfr_with_a_bad_key_is_refused(server, env, name, secret, error, peer_error):
+    set_transfer(env, allow_transfer=["127.0.0.1"], tsig=[f"{KEY}:{ALGORITHM}:{SECRET}"])
     query = dns.message.make_query(ZONE, dns.rdatatype.AXFR)
-    query.use_tsig(keyring(secret=OTHER_SECRET), keyname=KEY)
+    query.use_tsig(keyring(name, secret), keyname=name)
     replies = await tcp_exchange(server.port, query.to_wire(), count=2)
-    assert len(replies) == 1
-    # RFC 8945 5.2: a bad signature is NOTAUTH; nothing of the zone is sent.
-    reply = parse(replies[0], keyring=False)
-    assert reply.rcode() == dns.rcode.NOTAUTH
-    assert reply.answer == []
-
-
-async def test_axfr_with_an_unknown_key_is_refused(server, env):
-    set_transfer(env, allow_transfer=[], tsig=[f"{KEY}:{ALGORITHM}:{SECRET}"])
-    stranger = keyring(name="stranger-key")
-    query = dns.message.make_query(ZONE, dns.rdatatype.AXFR)
-    query.use_tsig(stranger, keyname="stranger-key")
-    replies = await tcp_exchange(server.port, query.to_wire(), count=2)
+    # RFC 8945 5.2: NOTAUTH, the question echoed, an unsigned TSIG with the
+    # error; nothing of the zone, even though the address is allowed.
     assert len(replies) == 1
     reply = parse(replies[0], keyring=False)
     assert reply.rcode() == dns.rcode.NOTAUTH
-    assert reply.answer == []
+    assert reply.question == query.question and reply.answer == []
+    assert reply.tsig_error == error
+    # ... which a client library understands as such.
+    with pytest.raises(peer_error):
+        await axfr(server.port, key=keyring(name, secret))
+    # A bad key on an ordinary query is the same NOTAUTH, over UDP too.
+    signed = dns.message.make_query(f"www.{ZONE}", "A")
+    signed.use_tsig(keyring(name, secret), keyname=name)
+    with pytest.raises(peer_error):
+        await dns.asyncquery.udp(signed, "127.0.0.1", port=server.port, timeout=3)
+
+
+async def test_signed_query_without_any_keys_configured(server):
+    signed = dns.message.make_query(f"www.{ZONE}", "A")
+    signed.use_tsig(keyring(), keyname=KEY)
+    with pytest.raises(dns.tsig.PeerBadKey):
+        await dns.asyncquery.udp(signed, "127.0.0.1", port=server.port, timeout=3)
+
+
+async def test_right_key_on_an_ordinary_query_gets_a_signed_answer(server, env):
+    set_transfer(env, tsig=[f"{KEY}:{ALGORITHM}:{SECRET}"])
+    signed = dns.message.make_query(f"www.{ZONE}", "A")
+    signed.use_tsig(keyring(), keyname=KEY)
+    response = await dns.asyncquery.udp(signed, "127.0.0.1", port=server.port, timeout=3)
+    assert response.had_tsig  # verified by dnspython against the request's MAC
+    assert [rd.to_text() for rd in response.answer[0]] == ["192.0.2.10"]
 
 
 async def test_a_valid_key_of_another_zone_is_refused(server, env, world):
@@ -235,3 +253,39 @@ async def test_notify_is_sent_after_each_change(server, env, signed):
         assert secondary.received.empty()  # one NOTIFY per change, acknowledged
     finally:
         transport.close()
+
+
+@pytest.mark.parametrize("args", [(), ("+bufsize=512",), ("+noedns",)])
+async def test_dig_axfr(server, env, args):
+    # dig asks with EDNS (a UDP payload size) by default; over TCP that size
+    # must not cut the transfer.
+    set_transfer(env, allow_transfer=["127.0.0.1"])
+    text = await dig_text(server.port, *args, ZONE, "AXFR")
+    assert "Transfer failed" not in text, text
+    records = parse_records(text)
+    assert records[0].type == records[-1].type == "SOA"
+    rrsets = {(r.name, r.type) for r in records}
+    assert rrsets == {(name, rtype) for name, rtype, _ in await expected_zone(env)}
+    assert len(records) - 1 == sum(len(data) for _, _, data in await expected_zone(env))
+
+
+async def test_dig_axfr_is_refused_from_another_address(server, env):
+    set_transfer(env, allow_transfer=["127.0.0.1"])
+    text = await dig_text(server.port, "-b", "127.0.0.2", ZONE, "AXFR")
+    assert "Transfer failed" in text
+    assert parse_records(text) == []
+    allowed = await dig_text(server.port, "-b", "127.0.0.1", ZONE, "AXFR")
+    assert len(parse_records(allowed)) > 20
+
+
+async def test_edns_axfr_with_dnspython(server, env):
+    set_transfer(env, allow_transfer=["127.0.0.1"])
+    query = dns.message.make_query(ZONE, dns.rdatatype.AXFR, use_edns=0, payload=512)
+    replies = await tcp_exchange(server.port, query.to_wire(), count=10)
+    assert replies
+    messages = [parse(reply, one_rr_per_rrset=True) for reply in replies]
+    assert all(m.rcode() == dns.rcode.NOERROR for m in messages)
+    records = [rrset for m in messages for rrset in m.answer]
+    assert records[0].rdtype == records[-1].rdtype == dns.rdatatype.SOA
+    assert sum(len(rrset) for rrset in records) - 1 == sum(
+        len(data) for _, _, data in await expected_zone(env))

@@ -5,6 +5,7 @@ and TCP exchanges, and free ports for both protocols."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import shutil
 import socket
@@ -105,8 +106,18 @@ def parse_dig(text: str) -> Dig:
     return out
 
 
-async def dig(port: int, *args: str, server: str = "127.0.0.1") -> Dig:
-    """``dig @server -p port ARGS`` as a subprocess of the running event loop."""
+def parse_records(text: str) -> list[Record]:
+    """The resource records of dig's zone transfer output (one per line)."""
+    out = []
+    for line in text.splitlines():
+        if line.strip() and not line.startswith(";"):
+            name, ttl, rdclass, rtype, data = line.split(None, 4)
+            out.append(Record(name, int(ttl), rdclass, rtype, data.strip()))
+    return out
+
+
+async def dig_text(port: int, *args: str, server: str = "127.0.0.1") -> str:
+    """What ``dig @server -p port ARGS`` prints, run without blocking the loop."""
     exe = require_tool("dig")
     process = await asyncio.create_subprocess_exec(
         exe, f"@{server}", "-p", str(port), "+time=3", "+tries=2", *args,
@@ -119,7 +130,12 @@ async def dig(port: int, *args: str, server: str = "127.0.0.1") -> Dig:
         raise AssertionError(f"dig {' '.join(args)} hung") from None
     text = stdout.decode()
     assert process.returncode == 0, f"dig {' '.join(args)} failed:\n{text}{stderr.decode()}"
-    return parse_dig(text)
+    return text
+
+
+async def dig(port: int, *args: str, server: str = "127.0.0.1") -> Dig:
+    """``dig @server -p port ARGS``, parsed."""
+    return parse_dig(await dig_text(port, *args, server=server))
 
 
 class _Receiver(asyncio.DatagramProtocol):
@@ -148,59 +164,60 @@ class UdpClient:
     def send(self, wire: bytes) -> None:
         self.transport.sendto(wire)
 
-    async def receive(self, timeout: float = 2.0) -> bytes | None:
+    async def receive(self, wait: float = 2.0) -> bytes | None:
         try:
-            return await asyncio.wait_for(self.receiver.queue.get(), timeout)
+            return await asyncio.wait_for(self.receiver.queue.get(), wait)
         except TimeoutError:
             return None
 
-    async def exchange(self, wire: bytes, timeout: float = 2.0) -> bytes | None:
+    async def exchange(self, wire: bytes, wait: float = 2.0) -> bytes | None:
         """Send one message and wait for one reply (None: nothing came back)."""
         while not self.receiver.queue.empty():
             self.receiver.queue.get_nowait()
         self.send(wire)
-        return await self.receive(timeout)
+        return await self.receive(wait)
 
     def close(self) -> None:
         self.transport.close()
 
 
-async def udp_exchange(port: int, wire: bytes, timeout: float = 2.0,
+async def udp_exchange(port: int, wire: bytes, wait: float = 2.0,
                        source: str = "127.0.0.1") -> bytes | None:
     client = await UdpClient.open(port, source=source)
     try:
-        return await client.exchange(wire, timeout)
+        return await client.exchange(wire, wait)
     finally:
         client.close()
 
 
-async def tcp_exchange(port: int, wire: bytes, *, count: int = 1, timeout: float = 5.0,
+async def tcp_exchange(port: int, wire: bytes, *, count: int = 1, wait: float = 5.0,
                        more: float = 0.3, source: str = "127.0.0.1") -> list[bytes]:
     """Send one length-prefixed message over TCP and read up to ``count`` replies.
 
     Fewer come back when the server closes the connection or stays silent for
-    ``more`` seconds after the first reply; none when it is silent for ``timeout``.
+    ``more`` seconds after the first reply; none when it is silent for ``wait``.
     """
     reader, writer = await asyncio.open_connection("127.0.0.1", port,
                                                    local_addr=(source, 0))
     replies: list[bytes] = []
     try:
-        writer.write(struct.pack("!H", len(wire)) + wire)
-        await writer.drain()
+        try:
+            writer.write(struct.pack("!H", len(wire)) + wire)
+            await writer.drain()
+        except ConnectionError:
+            return replies
         for _ in range(count):
             try:
                 header = await asyncio.wait_for(reader.readexactly(2),
-                                                more if replies else timeout)
+                                                more if replies else wait)
                 replies.append(await asyncio.wait_for(
-                    reader.readexactly(struct.unpack("!H", header)[0]), timeout))
+                    reader.readexactly(struct.unpack("!H", header)[0]), wait))
             except (asyncio.IncompleteReadError, TimeoutError, ConnectionError):
                 break
     finally:
         writer.close()
-        try:
+        with contextlib.suppress(ConnectionError):
             await writer.wait_closed()
-        except ConnectionError:
-            pass
     return replies
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
@@ -24,6 +24,8 @@ class Capabilities:
     record_types: frozenset[str] = field(default_factory=lambda: WRITABLE_TYPES)
     atomic_batches: bool = False
     per_record_ttl: bool = True
+    #: Records live in dnsgate's own database: the adapter is a TransactionalBackend.
+    transactional: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +44,6 @@ class ZoneDefaults:
     ttl: int = 3600
 
 
-@runtime_checkable
 class Backend(Protocol):
     """One configured connection to a DNS provider."""
 
@@ -58,7 +59,6 @@ class Backend(Protocol):
     async def apply(self, zone: str, changes: Sequence[Change]) -> None: ...
 
 
-@runtime_checkable
 class TransactionalBackend(Backend, Protocol):
     """A backend that stores records in dnsgate's own database, so a change,
     its authorization and its audit event commit in one transaction."""

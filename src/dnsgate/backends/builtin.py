@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, insert, select, update
+from sqlalchemy import CursorResult, delete, insert, select
 from sqlalchemy.orm import Session
 
 from dnsgate.backends.base import Capabilities, Health, ZoneDefaults
 from dnsgate.db.engine import Database
 from dnsgate.db.models import BuiltinRRset, BuiltinZone, table_of
+from dnsgate.db.raw import Raw
 from dnsgate.domain.errors import ZoneNotFound
 from dnsgate.domain.records import Change, RRset, Upsert
 
@@ -46,6 +47,31 @@ def _note(session: Session, change: ZoneChange) -> None:
     session.info.setdefault(ZONE_CHANGES, []).append(change)
 
 
+# Hand-written SQL: these run on every record change (see db/raw.py).
+_ZONE_SQL = """
+SELECT id, serial, primary_ns, hostmaster, refresh, retry, expire, minimum, soa_ttl
+FROM builtin_zones WHERE name = :zone
+"""
+_SERIAL_SQL = "SELECT id, serial FROM builtin_zones WHERE name = :zone"
+_BUMP_SQL = "UPDATE builtin_zones SET serial = :serial WHERE id = :zone_id"
+_UPSERT_SQL = """
+INSERT INTO builtin_rrsets (zone_id, name, rtype, ttl, records)
+VALUES (:zone_id, :name, :rtype, :ttl, :records)
+ON CONFLICT (zone_id, name, rtype) DO UPDATE SET ttl = excluded.ttl, records = excluded.records
+"""
+_DELETE_SQL = """
+DELETE FROM builtin_rrsets WHERE zone_id = :zone_id AND name = :name AND rtype = :rtype
+"""
+_SELECT_RRSETS = "SELECT name, rtype, ttl, records FROM builtin_rrsets WHERE zone_id = :zone_id"
+_ORDER = " ORDER BY name, rtype"
+_RRSETS_SQL = {  # keyed by (name given, type given)
+    (False, False): _SELECT_RRSETS + _ORDER,
+    (True, False): _SELECT_RRSETS + " AND name = :name" + _ORDER,
+    (False, True): _SELECT_RRSETS + " AND rtype = :rtype" + _ORDER,
+    (True, True): _SELECT_RRSETS + " AND name = :name AND rtype = :rtype" + _ORDER,
+}
+
+
 def next_serial(old: int, today: datetime) -> int:
     """The next YYYYMMDDnn serial: today's first if the old one is older,
     otherwise old + 1 (so it always increases, RFC 1982)."""
@@ -57,7 +83,8 @@ class BuiltinBackend:
     """Zones held in the gateway's database (SQLite or PostgreSQL)."""
 
     provider = "builtin"
-    capabilities = Capabilities(list_zones=True, create_zones=True, atomic_batches=True)
+    capabilities = Capabilities(list_zones=True, create_zones=True, atomic_batches=True,
+                                transactional=True)
 
     def __init__(self, db: Database, *, clock: Clock | None = None) -> None:
         self.db = db
@@ -84,49 +111,42 @@ class BuiltinBackend:
     def read_in(self, session: Session, zone: str, name: str | None = None,
                 rtype: str | None = None) -> list[RRset]:
         """RRsets of ``zone`` (optionally one name and/or type), SOA included."""
-        row = session.execute(select(_Z).where(_Z.c.name == zone)).one_or_none()
+        raw = Raw.of(session)
+        row = raw.execute(session, _ZONE_SQL, {"zone": zone}).fetchone()
         if row is None:
             raise ZoneNotFound(f"zone {zone} is not in the built-in store")
+        zone_id, serial, primary_ns, hostmaster, refresh, retry, expire, minimum, soa_ttl = row
         out: list[RRset] = []
         if (name is None or name == zone) and rtype in (None, "SOA"):
-            out.append(RRset(zone, "SOA", row.soa_ttl, (
-                f"{row.primary_ns}. {row.hostmaster}. {row.serial} {row.refresh} "
-                f"{row.retry} {row.expire} {row.minimum}",)))
-        query = select(_R.c.name, _R.c.rtype, _R.c.ttl, _R.c.records).where(
-            _R.c.zone_id == row.id)
-        if name is not None:
-            query = query.where(_R.c.name == name)
-        if rtype is not None:
-            query = query.where(_R.c.rtype == rtype)
-        for r in session.execute(query.order_by(_R.c.name, _R.c.rtype)):
-            out.append(RRset(r.name, r.rtype, r.ttl, tuple(r.records)))
+            out.append(RRset(zone, "SOA", soa_ttl, (
+                f"{primary_ns}. {hostmaster}. {serial} {refresh} {retry} {expire} {minimum}",)))
+        sql = _RRSETS_SQL[(name is not None, rtype is not None)]
+        params = {"zone_id": zone_id, "name": name, "rtype": rtype}
+        for owner, rdtype, ttl, records in raw.execute(session, sql, params).fetchall():
+            out.append(RRset(owner, rdtype, ttl, tuple(raw.json_out(records))))
         return out
 
     def apply_in(self, session: Session, zone: str, changes: Sequence[Change]) -> None:
         """Apply a change set and bump the SOA serial once. No-op for no changes."""
         if not changes:
             return
-        row = session.execute(
-            select(_Z.c.id, _Z.c.serial).where(_Z.c.name == zone)).one_or_none()
+        raw = Raw.of(session)
+        row = raw.execute(session, _SERIAL_SQL, {"zone": zone}).fetchone()
         if row is None:
             raise ZoneNotFound(f"zone {zone} is not in the built-in store")
+        zone_id, old_serial = row
         for change in changes:
             if isinstance(change, Upsert):
                 rr = change.rrset
-                key = (_R.c.zone_id == row.id) & (_R.c.name == rr.name) & (_R.c.rtype == rr.type)
-                done = session.execute(
-                    update(_R).where(key).values(ttl=rr.ttl, records=list(rr.records)))
-                if cast(CursorResult[Any], done).rowcount == 0:
-                    session.execute(insert(_R).values(
-                        zone_id=row.id, name=rr.name, rtype=rr.type, ttl=rr.ttl,
-                        records=list(rr.records)))
+                raw.execute(session, _UPSERT_SQL, {
+                    "zone_id": zone_id, "name": rr.name, "rtype": rr.type, "ttl": rr.ttl,
+                    "records": raw.json_in(list(rr.records))})
             else:
-                session.execute(delete(_R).where(
-                    (_R.c.zone_id == row.id) & (_R.c.name == change.name)
-                    & (_R.c.rtype == change.type)))
-        serial = next_serial(row.serial, self._clock())
-        session.execute(update(_Z).where(_Z.c.id == row.id).values(serial=serial))
-        _note(session, ZoneChange(zone, serial, row.serial, tuple(changes)))
+                raw.execute(session, _DELETE_SQL, {
+                    "zone_id": zone_id, "name": change.name, "rtype": change.type})
+        serial = next_serial(old_serial, self._clock())
+        raw.execute(session, _BUMP_SQL, {"zone_id": zone_id, "serial": serial})
+        _note(session, ZoneChange(zone, serial, old_serial, tuple(changes)))
 
     def create_zone_in(self, session: Session, zone: str, defaults: ZoneDefaults) -> None:
         """Create an empty zone with SOA and NS from ``defaults``."""

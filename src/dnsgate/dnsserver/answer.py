@@ -129,7 +129,8 @@ def _resolve(view: ZoneView, qname: Name, qtype: int, response: dns.message.Mess
     if cname is not None and qtype != dns.rdatatype.CNAME:
         response.answer.append(_rename(cname, qname))
         target = cname[0].target
-        if depth < MAX_CHAIN and target.is_subdomain(view.origin):
+        looped = any(rrset.name == target for rrset in response.answer)
+        if depth < MAX_CHAIN and target.is_subdomain(view.origin) and not looped:
             _resolve(view, target, qtype, response, depth + 1)
         return
     _negative(view, response, dns.rcode.NOERROR)

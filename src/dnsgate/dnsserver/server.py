@@ -25,6 +25,7 @@ import dns.opcode
 import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
+import dns.rrset
 import dns.tsig
 
 from dnsgate.dnsserver.answer import answer, find_zone
@@ -37,6 +38,9 @@ CACHE_LIMIT = 50_000
 TCP_IDLE_SECONDS = 10.0
 MAX_TCP_CLIENTS = 256
 OUR_PAYLOAD = 1232
+#: No real query (a question, OPT with cookie/padding, TSIG) comes near this;
+#: a larger one is answered FORMERR unparsed and never becomes a cache key.
+MAX_QUERY_SIZE = 4096
 _NOT_ASKABLE = {dns.rdatatype.OPT, dns.rdatatype.TSIG, dns.rdatatype.TKEY}
 
 
@@ -72,6 +76,28 @@ def _header_error(wire: bytes, rcode: int) -> bytes | None:
     return wire[:2] + bytes([flags, rcode & 0x0F]) + b"\x00" * 8
 
 
+def _tsig_error(wire: bytes, exc: Exception) -> bytes | None:
+    """RFC 8945 5.2: NOTAUTH with the question and an unsigned TSIG carrying the
+    error (BADKEY, BADSIG, BADTIME), so the client can tell what went wrong."""
+    try:
+        query = dns.message.from_wire(wire, keyring=False)  # parse, do not verify
+    except Exception:
+        return _header_error(wire, dns.rcode.NOTAUTH)
+    if query.tsig is None or len(query.question) > 1:
+        return _header_error(wire, dns.rcode.NOTAUTH)
+    if isinstance(exc, dns.message.UnknownTSIGKey):
+        error = dns.rcode.BADKEY
+    elif isinstance(exc, dns.tsig.BadTime):
+        error = dns.rcode.BADTIME
+    else:
+        error = dns.rcode.BADSIG
+    response = dns.message.make_response(query, our_payload=OUR_PAYLOAD, pad=0)
+    response.set_rcode(dns.rcode.NOTAUTH)
+    rdata = query.tsig[0].replace(mac=b"", error=error, other=b"")
+    response.tsig = dns.rrset.from_rdata(query.tsig.name, 0, rdata)
+    return bytes(response.to_wire(max_size=65535))
+
+
 class DnsServer:
     """Answers for the zones of a ZoneStore."""
 
@@ -91,11 +117,20 @@ class DnsServer:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(
-            lambda: _UdpProtocol(self), local_addr=(self.config.host, self.config.port))
-        self._udp = transport
-        self._tcp = await asyncio.start_server(self._serve_tcp, self.config.host,
-                                               self._udp.get_extra_info("sockname")[1])
+        # Port 0 picks a free UDP port, which TCP may have in use: then try another.
+        for attempt in range(1 if self.config.port else 20):
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda: _UdpProtocol(self), local_addr=(self.config.host, self.config.port))
+            try:
+                self._tcp = await asyncio.start_server(
+                    self._serve_tcp, self.config.host, transport.get_extra_info("sockname")[1])
+            except OSError:
+                transport.close()
+                if self.config.port or attempt == 19:
+                    raise
+                continue
+            self._udp = transport
+            return
 
     @property
     def port(self) -> int:
@@ -118,6 +153,8 @@ class DnsServer:
         """The response to one query message (None: drop it)."""
         if len(wire) < 12 or wire[2] & 0x80:  # no header, or a response: drop
             return None
+        if len(wire) > MAX_QUERY_SIZE:
+            return _header_error(wire, dns.rcode.FORMERR)
         name_end = _question_name_end(wire) if wire[4:6] == b"\x00\x01" else -1
         key: tuple[Any, ...] | None = None
         if name_end > 0:
@@ -141,16 +178,23 @@ class DnsServer:
         try:
             query = dns.message.from_wire(wire, keyring=self.keyring or None)
         except (dns.message.UnknownTSIGKey, dns.tsig.BadSignature, dns.tsig.BadTime,
-                dns.tsig.PeerError):
-            return _header_error(wire, dns.rcode.NOTAUTH), False
+                dns.tsig.PeerError) as exc:
+            return _tsig_error(wire, exc), False
         except Exception:
-            return _header_error(wire, dns.rcode.FORMERR), False
-        response = dns.message.make_response(query, our_payload=OUR_PAYLOAD)
+            # An opcode we do not implement (UPDATE's sections parse differently)
+            # is NOTIMP whether or not it parses as a query.
+            opcode = dns.opcode.from_flags(int.from_bytes(wire[2:4], "big"))
+            rcode = dns.rcode.FORMERR if opcode == dns.opcode.QUERY else dns.rcode.NOTIMP
+            return _header_error(wire, rcode), False
+        # No RFC 8467 padding: it is for encrypted transports, and 468-byte
+        # blocks would defeat the amplification cap.
+        response = dns.message.make_response(query, our_payload=OUR_PAYLOAD, pad=0)
         if query.opcode() != dns.opcode.QUERY:
             response.set_rcode(dns.rcode.NOTIMP)
             return self._render(response, query, wire, tcp), False
-        if len(query.question) != 1 or query.answer or query.authority:
-            return _header_error(wire, dns.rcode.FORMERR), False
+        if len(query.question) != 1 or query.answer or (
+                query.authority and query.question[0].rdtype != dns.rdatatype.IXFR):
+            return _header_error(wire, dns.rcode.FORMERR), False  # IXFR carries a SOA
         if query.edns > 0:
             response.set_rcode(dns.rcode.BADVERS)
             return self._render(response, query, wire, tcp), False
@@ -173,18 +217,26 @@ class DnsServer:
             limit = max(512, query.payload) if query.edns >= 0 else 512
             if self.config.amplification and not query.had_tsig:
                 limit = min(limit, max(len(wire) * self.config.amplification, 12))
+        # dnspython renders up to at least 512 bytes whatever max_size says, so
+        # a smaller amplification limit is checked here, on the result.
         try:
-            return bytes(response.to_wire(max_size=limit))
+            out = bytes(response.to_wire(max_size=limit))
+            if len(out) <= limit:
+                return out
         except dns.exception.TooBig:
-            response.answer.clear()
-            response.authority.clear()
-            response.additional.clear()
-            response.flags |= dns.flags.TC
-            try:
-                return bytes(response.to_wire(max_size=limit))
-            except dns.exception.TooBig:
-                response.question.clear()
-                return bytes(response.to_wire(max_size=max(limit, 512)))
+            pass
+        response.answer.clear()
+        response.authority.clear()
+        response.additional.clear()
+        response.flags |= dns.flags.TC
+        try:
+            out = bytes(response.to_wire(max_size=limit))
+            if len(out) <= limit:
+                return out
+        except dns.exception.TooBig:
+            pass
+        response.question.clear()
+        return bytes(response.to_wire(max_size=max(limit, 512)))
 
     # --- zone transfers --------------------------------------------------
 
@@ -235,20 +287,27 @@ class DnsServer:
                 await writer.wait_closed()
 
     def _tcp_responses(self, wire: bytes, peer: str | None) -> list[bytes]:
-        if _is_transfer(wire):
+        if len(wire) <= MAX_QUERY_SIZE and _is_transfer(wire):
             try:
                 query = dns.message.from_wire(wire, keyring=self.keyring or None)
             except Exception:
                 query = None
             if (query is not None and query.opcode() == dns.opcode.QUERY
+                    and not query.flags & dns.flags.QR  # a response: handle() drops it
                     and len(query.question) == 1
+                    and query.question[0].rdclass == dns.rdataclass.IN
                     and query.question[0].rdtype in (dns.rdatatype.AXFR, dns.rdatatype.IXFR)):
-                allowed, view = self._transfer_policy(query, peer)
-                if allowed:
-                    return transfer_messages(query, view)
-                response = dns.message.make_response(query)
-                response.set_rcode(dns.rcode.REFUSED)
-                return [bytes(response.to_wire())]
+                try:
+                    allowed, view = self._transfer_policy(query, peer)
+                    if allowed:
+                        return transfer_messages(query, view)
+                    response = dns.message.make_response(query)
+                    response.set_rcode(dns.rcode.REFUSED)
+                    return [bytes(response.to_wire(max_size=65535))]
+                except Exception:  # as in handle(): one request must not end the server
+                    log.exception("error answering a zone transfer request")
+                    failed = _header_error(wire, dns.rcode.SERVFAIL)
+                    return [failed] if failed is not None else []
         out = self.handle(wire, tcp=True, peer=peer)
         return [out] if out is not None else []
 

@@ -124,8 +124,8 @@ class DnsService:
                       settings: TransferSettings) -> None:
         """RFC 1996 NOTIFY, retried until the secondary answers."""
         message = dns.message.make_query(zone, dns.rdatatype.SOA)
+        message.flags = dns.flags.AA  # the opcode lives in the flags: set it after
         message.set_opcode(dns.opcode.NOTIFY)
-        message.flags = dns.flags.AA
         if settings.keys:
             key = settings.keys[0]
             message.use_tsig(dns.tsigkeyring.from_text({key.name: (key.algorithm, key.secret)}),

@@ -50,7 +50,8 @@ class ZoneStore:
     def poll(self) -> list[str]:
         """Reload zones whose serial in the database differs from ours."""
         with self.db.read() as session:
-            current = dict(session.execute(select(BuiltinZone.name, BuiltinZone.serial)).tuples())
+            current = {name: serial for name, serial in
+                       session.execute(select(BuiltinZone.name, BuiltinZone.serial))}
         changed: list[str] = []
         for zone, serial in current.items():
             view = self.views.get(dns.name.from_text(zone))

@@ -56,7 +56,8 @@ def transfer_messages(query: dns.message.Message, view: ZoneView) -> list[bytes]
         response = dns.message.make_response(query)
         response.flags |= dns.flags.AA
         response.answer.extend(batch)
-        wire = response.to_wire(multi=query.had_tsig, tsig_ctx=tsig_ctx)
+        # max_size: not the EDNS payload of the request, which is for UDP.
+        wire = response.to_wire(max_size=65535, multi=query.had_tsig, tsig_ctx=tsig_ctx)
         tsig_ctx = response.tsig_ctx
         out.append(bytes(wire))
     return out

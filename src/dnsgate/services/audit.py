@@ -10,13 +10,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from dnsgate.db.models import AuditEvent, table_of
+from dnsgate.db.raw import Raw
 from dnsgate.services.context import Caller, RequestContext
 
-_A = table_of(AuditEvent)
 MASK = "***"
 _SECRET_HINTS = ("password", "secret", "token", "key", "authorization", "totp", "credential")
 
@@ -35,6 +33,14 @@ def mask(details: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+_INSERT = """
+INSERT INTO audit_events (time, actor_type, actor_id, account_id, action, zone, name, rtype,
+    target, source_ip, user_agent, request_id, outcome, code, details)
+VALUES (:time, :actor_type, :actor_id, :account_id, :action, :zone, :name, :rtype,
+    :target, :source_ip, :user_agent, :request_id, :outcome, :code, :details)
+"""
+
+
 def record(
     session: Session,
     ctx: RequestContext,
@@ -50,21 +56,23 @@ def record(
     target: str | None = None,
     details: Mapping[str, Any] | None = None,
 ) -> None:
-    """Append one audit event in the caller's transaction."""
-    session.execute(insert(_A).values(
-        time=when,
-        actor_type=caller.actor_type if caller else "system",
-        actor_id=caller.actor_id if caller else "",
-        account_id=caller.account_ref if caller else None,
-        action=action,
-        zone=zone,
-        name=name,
-        rtype=rtype,
-        target=target,
-        source_ip=ctx.source_ip,
-        user_agent=(ctx.user_agent or "")[:255] or None,
-        request_id=ctx.request_id,
-        outcome=outcome,
-        code=code,
-        details=mask({"surface": ctx.surface, **(details or {})}),
-    ))
+    """Append one audit event in the caller's transaction (hand-written SQL: it
+    runs on every request, see ``db/raw.py``)."""
+    raw = Raw.of(session)
+    raw.execute(session, _INSERT, {
+        "time": raw.time_in(when),
+        "actor_type": caller.actor_type if caller else "system",
+        "actor_id": caller.actor_id if caller else "",
+        "account_id": caller.account_ref if caller else None,
+        "action": action,
+        "zone": zone,
+        "name": name,
+        "rtype": rtype,
+        "target": target,
+        "source_ip": ctx.source_ip,
+        "user_agent": (ctx.user_agent or "")[:255] or None,
+        "request_id": ctx.request_id,
+        "outcome": outcome,
+        "code": code,
+        "details": raw.json_in(mask({"surface": ctx.surface, **(details or {})})),
+    })

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from dnsgate.backends.base import Backend, TransactionalBackend
-from dnsgate.db.models import Token, table_of
+from dnsgate.db.raw import Raw
 from dnsgate.domain import names
 from dnsgate.domain.errors import Denied, InvalidInput, InvalidRecord, ZoneNotFound
 from dnsgate.domain.policy import Decision, Operation, credential_standing, decide
@@ -38,7 +37,6 @@ from dnsgate.services.zones import find_zone, may_see, normalize_zone
 MAX_BATCH = 1000
 _REFUSED_CREDENTIAL = frozenset({"token_revoked", "token_expired", "account_disabled",
                                  "ip_not_allowed"})
-_T = table_of(Token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +67,19 @@ class _Denial(Denied):
         self.op, self.name, self.rtype = op, name, rtype
 
 
+_TOUCH = """
+UPDATE tokens SET last_used_at = :now, last_used_ip = :ip, use_count = use_count + 1
+WHERE id = :id
+"""
+
+
 def touch(session: Session, env: Env, ctx: RequestContext, caller: Caller) -> None:
     """Record that a token was used (time, address, count); nothing for accounts."""
     if caller.actor_type != "token":
         return
-    session.execute(update(_T).where(_T.c.id == caller.actor_id).values(
-        last_used_at=env.clock(), last_used_ip=ctx.source_ip, use_count=_T.c.use_count + 1))
+    raw = Raw.of(session)
+    raw.execute(session, _TOUCH, {"now": raw.time_in(env.clock()), "ip": ctx.source_ip,
+                                  "id": caller.actor_id})
 
 
 def resolve_zone(session: Session, env: Env, caller: Caller, zone: str) -> ZoneInfo:
@@ -125,10 +130,10 @@ async def list_rrsets(env: Env, ctx: RequestContext, *, caller: Caller, zone: st
     backend = env.backends.get(info.backend_id)
     now = env.clock()
     principal = caller.principal
-    if not isinstance(backend, TransactionalBackend):
+    if not backend.capabilities.transactional:
         raise NotImplementedError("only transactional backends are wired in this build")
     with env.db.write() as session:
-        rrsets = backend.read_in(session, info.name, owner, wanted)
+        rrsets = cast(TransactionalBackend, backend).read_in(session, info.name, owner, wanted)
         touch(session, env, ctx, caller)
     return [rr for rr in rrsets
             if decide(principal, "read", info.policy, rr.name, rr.type, ctx.address, now)]
@@ -239,9 +244,10 @@ async def apply_changes(env: Env, ctx: RequestContext, *, caller: Caller, zone: 
         if caller.actor_type == "token":
             env.limiter.hit("token_write", caller.actor_id)
         _preauthorize(env, ctx, caller, info, changes)
-        if not isinstance(backend, TransactionalBackend):
+        if not backend.capabilities.transactional:
             raise NotImplementedError("only transactional backends are wired in this build")
-        return _apply_transactional(env, ctx, caller, info, backend, changes)
+        return _apply_transactional(env, ctx, caller, info,
+                                    cast(TransactionalBackend, backend), changes)
     except _Denial as denial:
         raise deny(env, ctx, caller, Decision(False, denial.code),
                    action=f"rrset.{denial.op}", zone=info.name, name=denial.name,

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from dnsgate.backends.base import ZoneDefaults
 from dnsgate.backends.registry import BUILTIN
 from dnsgate.db.models import Backend, Grant, Realm, Zone, table_of
+from dnsgate.db.raw import Raw
 from dnsgate.domain import names
 from dnsgate.domain.errors import Conflict, InvalidInput, NotFound, ZoneNotFound
 from dnsgate.domain.policy import OPERATIONS, ZonePolicy
@@ -34,9 +35,19 @@ ZONE_COLUMNS = (
 )
 
 
-def zone_info_from_row(row: Any) -> ZoneInfo:
-    """Build a ZoneInfo from a row selected with ``ZONE_COLUMNS`` (possibly labelled)."""
-    m = row._mapping
+ZONE_KEYS = ("id", "name", "status", "visibility", "approval", "min_depth", "max_depth",
+             "apex_allowed", "allowed_types", "allowed_ops", "realm_quota", "ttl_min",
+             "ttl_max", "default_ttl", "backend_id", "backend_name", "provider",
+             "backend_status")
+
+
+def zone_info_from_row(row: Any, raw: Raw | None = None) -> ZoneInfo:
+    """A ZoneInfo from a mapping with ``ZONE_KEYS`` (a ``ZONE_COLUMNS`` row, or a
+    hand-written query's row, whose JSON ``raw`` decodes)."""
+    m = row._mapping if hasattr(row, "_mapping") else row
+    types, ops = m["allowed_types"], m["allowed_ops"]
+    if raw is not None:
+        types, ops = raw.json_out(types), raw.json_out(ops)
     return ZoneInfo(
         id=m["id"], name=m["name"], backend_id=m["backend_id"],
         backend_name=m["backend_name"], provider=m["provider"],
@@ -46,8 +57,8 @@ def zone_info_from_row(row: Any) -> ZoneInfo:
             name=m["name"], active=m["status"] == "active",
             backend_active=m["backend_status"] == "active",
             min_depth=m["min_depth"], max_depth=m["max_depth"],
-            apex_allowed=m["apex_allowed"], types=frozenset(m["allowed_types"]),
-            operations=frozenset(m["allowed_ops"]),
+            apex_allowed=bool(m["apex_allowed"]), types=frozenset(types),
+            operations=frozenset(ops),
         ),
     )
 
