@@ -49,6 +49,7 @@ def create_app(settings: Settings, *, env: Env | None = None, migrate_on_start: 
         if migrate_on_start:
             migrate.upgrade(environment.db)
         ensure_builtin_backend(environment)
+        environment.db.start_checkpointer()
         dns = None
         if settings.dns_port:
             dns = DnsService(environment.db, ServerConfig(

@@ -182,3 +182,25 @@ async def test_zone_added_by_the_cli_is_served_within_a_second(server, settings)
     assert values(response, "NS") == {"ns1.other.test."}
     # The zone we had is untouched.
     assert values(await ask(server.port, f"www.{ZONE}")) == {"192.0.2.10"}
+
+
+async def test_zones_added_and_deleted_in_process_at_once(dns_no_poll, env, world):
+    port = dns_no_poll.port
+    # A zone below a served one: it answers for its names, with its own SOA.
+    assert (await ask(port, f"lab.{ZONE}", "SOA")).rcode() == dns.rcode.NXDOMAIN
+    await world.zone(f"lab.{ZONE}")
+    await put(env, f"lab.{ZONE}", "www", "A", ["198.51.100.9"])
+    soa = await ask(port, f"lab.{ZONE}", "SOA")
+    assert soa.rcode() == dns.rcode.NOERROR and soa.flags & dns.flags.AA
+    assert soa.answer[0].name.to_text() == f"lab.{ZONE}."
+    assert values(await ask(port, f"www.lab.{ZONE}")) == {"198.51.100.9"}
+    missing = await ask(port, f"nothing.lab.{ZONE}")
+    assert missing.rcode() == dns.rcode.NXDOMAIN
+    assert missing.authority[0].name.to_text() == f"lab.{ZONE}."
+    assert values(await ask(port, f"www.{ZONE}")) == {"192.0.2.10"}  # the parent's own
+    await env.backends.builtin().delete_zone(f"lab.{ZONE}")
+    gone = await ask(port, f"www.lab.{ZONE}")
+    assert gone.rcode() == dns.rcode.NXDOMAIN  # the parent zone answers again
+    assert gone.authority[0].name.to_text() == f"{ZONE}."
+    await env.backends.builtin().delete_zone(ZONE)
+    assert (await ask(port, f"www.{ZONE}")).rcode() == dns.rcode.REFUSED

@@ -289,3 +289,22 @@ async def test_edns_axfr_with_dnspython(server, env):
     assert records[0].rdtype == records[-1].rdtype == dns.rdatatype.SOA
     assert sum(len(rrset) for rrset in records) - 1 == sum(
         len(data) for _, _, data in await expected_zone(env))
+
+
+async def test_a_zone_larger_than_one_message_is_sent_in_several(server, env):
+    from dnsgate.services import records
+    from dnsgate.services.records import ChangeInput
+
+    await records.apply_changes(env, SYSTEM_CONTEXT, caller=SYSTEM_CALLER, zone=ZONE, inputs=[
+        ChangeInput("upsert", f"bulk-{i}.{ZONE}", "TXT", 300, [f"{i:04d}" + "t" * 250])
+        for i in range(400)])
+    set_transfer(env, allow_transfer=["127.0.0.1"], tsig=[f"{KEY}:{ALGORITHM}:{SECRET}"])
+    query = dns.message.make_query(ZONE, dns.rdatatype.AXFR)
+    replies = await tcp_exchange(server.port, query.to_wire(), count=10)
+    assert len(replies) >= 2, [len(r) for r in replies]
+    assert all(len(reply) <= 65535 for reply in replies)
+    expected = await expected_zone(env)
+    assert content(await axfr(server.port)) == expected
+    # Signed: every message carries a TSIG chained to the one before (RFC 8945 5.3.1),
+    # which dnspython checks message by message.
+    assert content(await axfr(server.port, key=keyring())) == expected

@@ -9,6 +9,8 @@ services take advisory locks (see ``Database.lock``).
 from __future__ import annotations
 
 import hashlib
+import logging
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,6 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 _IMMEDIATE = "dnsgate_immediate"
+log = logging.getLogger("dnsgate.db")
 
 
 class Database:
@@ -32,8 +35,9 @@ class Database:
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: Engine = create_engine(url, **kwargs)
+        self._checkpointer: _Checkpointer | None = None
         if self.is_sqlite:
-            _configure_sqlite(self.engine)
+            _configure_sqlite(self.engine, self)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._commit_hooks: list[Callable[[dict[str, Any]], None]] = []
         event.listen(self._sessions, "after_commit", self._after_commit)
@@ -86,11 +90,52 @@ class Database:
             return False
         return True
 
+    def start_checkpointer(self, interval: float = 1.0) -> None:
+        """SQLite: move WAL checkpoints (and their fsync) to a background thread.
+
+        Otherwise the commit that crosses the WAL threshold runs the checkpoint
+        itself, on the event loop, and every request waits for the disk.
+        """
+        if not self.is_sqlite or self._checkpointer is not None:
+            return
+        self._checkpointer = _Checkpointer(self.engine, interval)
+        self.engine.dispose()  # new connections leave checkpoints to the thread
+        self._checkpointer.start()
+
+    @property
+    def checkpoints_in_background(self) -> bool:
+        return self._checkpointer is not None
+
     def dispose(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         self.engine.dispose()
 
 
-def _configure_sqlite(engine: Engine) -> None:
+class _Checkpointer(threading.Thread):
+    """Runs PASSIVE WAL checkpoints: they never block readers or writers."""
+
+    def __init__(self, engine: Engine, interval: float) -> None:
+        super().__init__(name="sqlite-checkpoint", daemon=True)
+        self.engine = engine
+        self.interval = interval
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.interval):
+            try:
+                with self.engine.connect() as conn:
+                    conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            except Exception:
+                log.exception("WAL checkpoint failed")
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=5)
+
+
+def _configure_sqlite(engine: Engine, db: Database) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
@@ -99,6 +144,8 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
+        if db.checkpoints_in_background:
+            cur.execute("PRAGMA wal_autocheckpoint=0")
         cur.close()
 
     @event.listens_for(engine, "begin")
