@@ -23,13 +23,16 @@ from dnsgate.api.schemas import (
     TokenCreate,
     TokenCreated,
     TokenPublic,
+    TransferPublic,
+    TransferUpdate,
     ZoneCreate,
     ZonePolicyPublic,
     ZoneUpdate,
 )
 from dnsgate.api.views import grant_public, realm_public, zone_public
 from dnsgate.db.models import Backend, Zone
-from dnsgate.services import accounts, audit_log, grants, realms, tokens, zones
+from dnsgate.domain.errors import ZoneNotFound
+from dnsgate.services import accounts, audit_log, grants, realms, secondaries, tokens, zones
 from dnsgate.services.audit_log import AuditQuery
 from dnsgate.services.zones import PolicyUpdate, find_zone, normalize_zone
 
@@ -110,6 +113,27 @@ async def update_zone(env: EnvDep, ctx: Ctx, caller: AdminCaller, zone: str,
     """Edit a zone's policy; fields left out stay as they are, null clears."""
     return zone_public(zones.update_zone(env, ctx, caller=caller, zone=zone,
                                          update=_policy(body, only_set=True)))
+
+
+@router.get("/zones/{zone}/transfer", response_model=TransferPublic)
+async def get_transfer(env: EnvDep, _: AdminCaller, zone: str) -> TransferPublic:
+    """A built-in zone's secondaries (TSIG secrets are never shown)."""
+    name = normalize_zone(zone)
+    with env.db.read() as session:
+        settings = secondaries.load_all(session).get(name)
+    if settings is None:
+        raise ZoneNotFound(f"zone {name} is not a built-in zone")
+    return TransferPublic.model_validate(settings.public())
+
+
+@router.put("/zones/{zone}/transfer", response_model=TransferPublic)
+async def set_transfer(env: EnvDep, ctx: Ctx, caller: AdminCaller, zone: str,
+                       body: TransferUpdate) -> TransferPublic:
+    """Set whom to NOTIFY and who may AXFR a built-in zone."""
+    settings = secondaries.set_transfer(
+        env, ctx, caller=caller, zone=zone, notify=body.notify,
+        allow_transfer=body.allow_transfer, tsig=body.tsig_keys)
+    return TransferPublic.model_validate(settings.public())
 
 
 @router.get("/zones/{zone}/grants", response_model=list[GrantPublic])

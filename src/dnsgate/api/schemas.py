@@ -289,3 +289,24 @@ class AuditEventPublic(BaseModel):
     outcome: str
     code: str
     details: dict[str, object]
+
+
+class TransferUpdate(Strict):
+    """Secondaries of a built-in zone; each list given replaces the old one."""
+
+    notify: list[str] | None = Field(default=None, description="ADDRESS[:PORT] to NOTIFY")
+    allow_transfer: list[str] | None = Field(default=None, description="networks allowed AXFR")
+    tsig_keys: list[str] | None = Field(
+        default=None, description="NAME:ALGORITHM:BASE64SECRET keys allowed AXFR")
+
+
+class TsigKeyPublic(BaseModel):
+    name: str
+    algorithm: str
+
+
+class TransferPublic(BaseModel):
+    zone: str
+    notify: list[str]
+    allow_transfer: list[str]
+    tsig_keys: list[TsigKeyPublic]

@@ -60,6 +60,13 @@ def parse_target(text: str) -> tuple[str, int]:
         raise InvalidInput(f"NOTIFY target {text!r} is not an address[:port]") from exc
 
 
+def _network(text: str) -> str:
+    try:
+        return str(ipaddress.ip_network(text.strip(), strict=False))
+    except ValueError as exc:
+        raise InvalidInput(f"{text!r} is not an address or network") from exc
+
+
 def _port(raw: str, text: str) -> int:
     if not raw.isdigit() or not 0 < int(raw) < 65536:
         raise InvalidInput(f"bad port in {text!r}")
@@ -105,8 +112,7 @@ def set_transfer(env: Env, ctx: RequestContext, *, caller: Caller | None, zone: 
     """Replace the given lists (None leaves a list as it is)."""
     name = names.normalize(zone, allow_wildcard=False)
     targets = [parse_target(t) for t in notify] if notify is not None else None
-    networks = ([str(ipaddress.ip_network(n.strip(), strict=False)) for n in allow_transfer]
-                if allow_transfer is not None else None)
+    networks = [_network(n) for n in allow_transfer] if allow_transfer is not None else None
     keys = [parse_tsig(k) for k in tsig] if tsig is not None else None
     now = env.clock()
     with env.db.write() as session:
