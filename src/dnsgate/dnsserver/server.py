@@ -153,6 +153,7 @@ class DnsServer:
         """The response to one query message (None: drop it)."""
         if len(wire) < 12 or wire[2] & 0x80:  # no header, or a response: drop
             return None
+        self.store.sync()  # committed changes first: the cache must not answer for them
         if len(wire) > MAX_QUERY_SIZE:
             return _header_error(wire, dns.rcode.FORMERR)
         name_end = _question_name_end(wire) if wire[4:6] == b"\x00\x01" else -1

@@ -12,6 +12,7 @@ Changes reach it two ways:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
 
 import dns.name
@@ -32,9 +33,22 @@ class ZoneStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.views: dict[Name, ZoneView] = {}
+        self._views: dict[Name, ZoneView] = {}
+        self._pending: list[ZoneChange] = []
+        self._drain_scheduled = False
         self._listeners: list[Listener] = []
         self._backend = BuiltinBackend(db)
+
+    @property
+    def views(self) -> dict[Name, ZoneView]:
+        """The zone views, with every committed change applied."""
+        self.sync()
+        return self._views
+
+    def sync(self) -> None:
+        """Apply pending changes now (before answering from views or caches)."""
+        if self._pending:
+            self._drain()
 
     def on_change(self, listener: Listener) -> None:
         """Call ``listener(zone)`` after a zone changed (cache flush, NOTIFY)."""
@@ -43,34 +57,56 @@ class ZoneStore:
     def load_all(self) -> None:
         with self.db.read() as session:
             zones = list(session.scalars(select(BuiltinZone.name)))
-        self.views = {}
+        self._views = {}
+        self._pending.clear()
         for zone in zones:
             self._reload(zone)
 
     def poll(self) -> list[str]:
         """Reload zones whose serial in the database differs from ours."""
+        self._drain()
         with self.db.read() as session:
             current = {name: serial for name, serial in
                        session.execute(select(BuiltinZone.name, BuiltinZone.serial))}
         changed: list[str] = []
         for zone, serial in current.items():
-            view = self.views.get(dns.name.from_text(zone))
+            view = self._views.get(dns.name.from_text(zone))
             if view is None or view.serial != serial:
                 self._reload(zone)
                 changed.append(zone)
-        gone = {v.origin.to_text(omit_final_dot=True) for v in self.views.values()} - set(current)
+        gone = {v.origin.to_text(omit_final_dot=True) for v in self._views.values()} - set(current)
         for zone in gone:
-            self.views.pop(dns.name.from_text(zone), None)
+            self._views.pop(dns.name.from_text(zone), None)
             changed.append(zone)
         for zone in changed:
             self._notify(zone)
         return changed
 
     def apply(self, changes: Iterable[ZoneChange]) -> None:
-        """Apply committed changes of this process to the views."""
-        for change in changes:
+        """Take committed changes of this process; they are applied before the
+        next query is answered, or on the next loop turn, whichever is first.
+
+        Deferring costs nothing in freshness (``views`` drains first) and lets a
+        burst of API writes be applied together, off the requests' own path.
+        """
+        self._pending.extend(changes)
+        if not self._pending or self._drain_scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._drain()  # no loop (a script, a test): apply now
+            return
+        self._drain_scheduled = True
+        loop.call_soon(self._drain)
+
+    def _drain(self) -> None:
+        self._drain_scheduled = False
+        pending, self._pending = self._pending, []
+        changed: dict[str, None] = {}
+        for change in pending:
             origin = dns.name.from_text(change.zone)
-            view = self.views.get(origin)
+            view = self._views.get(origin)
             if change.changes is None or view is None or view.serial != change.previous_serial:
                 self._reload(change.zone)  # created, deleted, or we missed a step
             else:
@@ -82,16 +118,18 @@ class ZoneStore:
                         view.put(dns.name.from_text(item.name),
                                  dns.rdatatype.from_text(item.type), None)
                 view.set_serial(change.serial)
-            self._notify(change.zone)
+            changed[change.zone] = None
+        for zone in changed:
+            self._notify(zone)
 
     def _reload(self, zone: str) -> None:
         origin = dns.name.from_text(zone)
         with self.db.read() as session:
             if not self._backend.has_zone_in(session, zone):
-                self.views.pop(origin, None)
+                self._views.pop(origin, None)
                 return
             rrsets = self._backend.read_in(session, zone)
-        self.views[origin] = build(zone, rrsets)
+        self._views[origin] = build(zone, rrsets)
 
     def _notify(self, zone: str) -> None:
         for listener in self._listeners:
