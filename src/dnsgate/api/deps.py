@@ -53,8 +53,8 @@ async def get_caller(request: Request, env: EnvDep) -> Caller:
     if credential.startswith(tokens.API_KEY_PREFIX + "_"):
         with env.db.write() as session:
             return auth.authenticate_api_key(env, session, credential)
-    with env.db.read() as session:
-        return auth.authenticate_token(env, session, credential)
+    with env.db.transaction(write=False) as tx:
+        return auth.authenticate_token(env, tx, credential)
 
 
 async def get_account_caller(request: Request, env: EnvDep) -> Caller:

@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy.orm import Session
-
+from dnsgate.db.raw import Executor
 from dnsgate.domain.records import WRITABLE_TYPES, Change, RRset
 
 
@@ -63,7 +62,7 @@ class TransactionalBackend(Backend, Protocol):
     """A backend that stores records in dnsgate's own database, so a change,
     its authorization and its audit event commit in one transaction."""
 
-    def read_in(self, session: Session, zone: str, name: str | None = None,
+    def read_in(self, session: Executor, zone: str, name: str | None = None,
                 rtype: str | None = None) -> list[RRset]: ...
 
-    def apply_in(self, session: Session, zone: str, changes: Sequence[Change]) -> None: ...
+    def apply_in(self, session: Executor, zone: str, changes: Sequence[Change]) -> None: ...

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from dnsgate.backends.base import Capabilities, Health, ZoneDefaults
 from dnsgate.db.engine import Database
 from dnsgate.db.models import BuiltinRRset, BuiltinZone, table_of
-from dnsgate.db.raw import Raw
+from dnsgate.db.raw import Executor, Raw
 from dnsgate.domain.errors import ZoneNotFound
 from dnsgate.domain.records import Change, RRset, Upsert
 
@@ -43,7 +43,7 @@ class ZoneChange:
     changes: tuple[Change, ...] | None
 
 
-def _note(session: Session, change: ZoneChange) -> None:
+def _note(session: Executor, change: ZoneChange) -> None:
     session.info.setdefault(ZONE_CHANGES, []).append(change)
 
 
@@ -108,7 +108,7 @@ class BuiltinBackend:
             self.db.lock(session, f"zone:{zone}")
             self.apply_in(session, zone, changes)
 
-    def read_in(self, session: Session, zone: str, name: str | None = None,
+    def read_in(self, session: Executor, zone: str, name: str | None = None,
                 rtype: str | None = None) -> list[RRset]:
         """RRsets of ``zone`` (optionally one name and/or type), SOA included."""
         raw = Raw.of(session)
@@ -126,7 +126,7 @@ class BuiltinBackend:
             out.append(RRset(owner, rdtype, ttl, tuple(raw.json_out(records))))
         return out
 
-    def apply_in(self, session: Session, zone: str, changes: Sequence[Change]) -> None:
+    def apply_in(self, session: Executor, zone: str, changes: Sequence[Change]) -> None:
         """Apply a change set and bump the SOA serial once. No-op for no changes."""
         if not changes:
             return

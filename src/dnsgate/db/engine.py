@@ -19,6 +19,8 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from dnsgate.db.raw import Executor, Tx
+
 _IMMEDIATE = "dnsgate_immediate"
 log = logging.getLogger("dnsgate.db")
 
@@ -70,7 +72,24 @@ class Database:
             session.connection(execution_options={_IMMEDIATE: True})
             yield session
 
-    def lock(self, session: Session, key: str) -> None:
+    @contextmanager
+    def transaction(self, *, write: bool) -> Iterator[Tx]:
+        """A hot-path transaction on a bare Connection (see ``raw.Tx``).
+
+        ``write=True`` takes SQLite's write lock at BEGIN, like ``write()``;
+        the commit hooks run after a successful commit, as for a Session.
+        """
+        with self.engine.connect() as conn:
+            if write:
+                conn.execution_options(**{_IMMEDIATE: True})
+            tx = Tx(conn)
+            with conn.begin():
+                yield tx
+        if tx.info and write:
+            for hook in self._commit_hooks:
+                hook(tx.info)
+
+    def lock(self, session: Executor, key: str) -> None:
         """Serialize writers of one resource (e.g. ``zone:example.test``) until commit.
 
         SQLite already holds the database write lock (BEGIN IMMEDIATE); on
@@ -80,7 +99,7 @@ class Database:
         if self.is_sqlite:
             return
         lock_id = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_id})
+        session.connection().execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_id})
 
     def ping(self) -> bool:
         try:

@@ -14,9 +14,31 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection
+
+
+class Executor(Protocol):
+    """What hot-path code needs of a transaction: a Session, or a bare ``Tx``."""
+
+    @property
+    def info(self) -> dict[Any, Any]: ...
+
+    def connection(self) -> Connection: ...
+
+
+class Tx:
+    """A transaction on a bare Connection: the hot paths skip the Session's
+    ~100 µs of bookkeeping. ``info`` is read by the commit hooks, as a
+    Session's is."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self.info: dict[Any, Any] = {}
+
+    def connection(self) -> Connection:
+        return self._conn
 
 _NAMED = re.compile(r":(\w+)")
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's storage format for SQLite DATETIME
@@ -30,9 +52,9 @@ class Raw:
         self._translated: dict[str, str] = {}
 
     @staticmethod
-    def of(session: Session) -> Raw:
-        """The dialect of the database a session talks to."""
-        return _SQLITE if session.get_bind().dialect.name == "sqlite" else _OTHER
+    def of(session: Executor) -> Raw:
+        """The dialect of the database a transaction talks to."""
+        return _SQLITE if session.connection().dialect.name == "sqlite" else _OTHER
 
     def sql(self, text: str) -> str:
         """``:name`` parameters in the driver's style (cached)."""
@@ -42,8 +64,8 @@ class Raw:
             self._translated[text] = out
         return out
 
-    def execute(self, session: Session, text: str, params: dict[str, Any]) -> Any:
-        """Run one statement in the session's transaction; returns the cursor."""
+    def execute(self, session: Executor, text: str, params: dict[str, Any]) -> Any:
+        """Run one statement in the transaction; returns the driver's cursor."""
         cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
         cursor.execute(self.sql(text), params)
         return cursor

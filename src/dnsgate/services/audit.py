@@ -10,9 +10,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
-
-from dnsgate.db.raw import Raw
+from dnsgate.db.raw import Executor, Raw
 from dnsgate.services.context import Caller, RequestContext
 
 MASK = "***"
@@ -42,7 +40,7 @@ VALUES (:time, :actor_type, :actor_id, :account_id, :action, :zone, :name, :rtyp
 
 
 def record(
-    session: Session,
+    session: Executor,
     ctx: RequestContext,
     *,
     caller: Caller | None,

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from dnsgate.db.models import Account, ApiKey, Realm, Zone, table_of
-from dnsgate.db.raw import Raw
+from dnsgate.db.raw import Executor, Raw
 from dnsgate.domain import tokens
 from dnsgate.domain.errors import Unauthenticated
 from dnsgate.domain.policy import Network, Principal, RealmScope, TokenScope
@@ -52,7 +52,7 @@ def _set(raw: Raw, value: Any) -> frozenset[str] | None:
     return None if items is None else frozenset(items)
 
 
-def authenticate_token(env: Env, session: Session, text: str) -> Caller:
+def authenticate_token(env: Env, session: Executor, text: str) -> Caller:
     """A realm token (``dg_<id>_<secret>``) as a Caller, or Unauthenticated.
 
     Revoked/expired tokens still authenticate here (the secret matched), so

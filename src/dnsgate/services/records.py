@@ -13,10 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, cast
 
-from sqlalchemy.orm import Session
-
 from dnsgate.backends.base import Backend, TransactionalBackend
-from dnsgate.db.raw import Raw
+from dnsgate.db.raw import Executor, Raw
 from dnsgate.domain import names
 from dnsgate.domain.errors import Denied, InvalidInput, InvalidRecord, ZoneNotFound
 from dnsgate.domain.policy import Decision, Operation, credential_standing, decide
@@ -73,7 +71,7 @@ WHERE id = :id
 """
 
 
-def touch(session: Session, env: Env, ctx: RequestContext, caller: Caller) -> None:
+def touch(session: Executor, env: Env, ctx: RequestContext, caller: Caller) -> None:
     """Record that a token was used (time, address, count); nothing for accounts."""
     if caller.actor_type != "token":
         return
@@ -82,17 +80,21 @@ def touch(session: Session, env: Env, ctx: RequestContext, caller: Caller) -> No
                                   "id": caller.actor_id})
 
 
-def resolve_zone(session: Session, env: Env, caller: Caller, zone: str) -> ZoneInfo:
-    """The zone a caller names, if it may see it; ZoneNotFound (404) otherwise."""
+def resolve_zone(env: Env, caller: Caller, zone: str) -> ZoneInfo:
+    """The zone a caller names, if it may see it; ZoneNotFound (404) otherwise.
+
+    A token's one zone came with the token, so that costs no query.
+    """
     zone_name = normalize_zone(zone)
     token_zone = caller.token_zone
     if token_zone is not None and caller.principal.token is not None:
         if token_zone.name != zone_name:
             raise ZoneNotFound(f"zone {zone_name} not found")
         return token_zone
-    info = find_zone(session, zone_name)
-    if not may_see(session, caller, info, env.clock()):
-        raise ZoneNotFound(f"zone {zone_name} not found")
+    with env.db.read() as session:
+        info = find_zone(session, zone_name)
+        if not may_see(session, caller, info, env.clock()):
+            raise ZoneNotFound(f"zone {zone_name} not found")
     return info
 
 
@@ -122,8 +124,7 @@ def require_standing(env: Env, ctx: RequestContext, caller: Caller, *, action: s
 async def list_rrsets(env: Env, ctx: RequestContext, *, caller: Caller, zone: str,
                       name: str | None = None, rtype: str | None = None) -> list[RRset]:
     """RRsets of a zone that the caller may read; nothing outside its realm."""
-    with env.db.read() as session:
-        info = resolve_zone(session, env, caller, zone)
+    info = resolve_zone(env, caller, zone)
     require_standing(env, ctx, caller, action="rrset.read", zone=info.name)
     owner = names.in_zone(name, info.name) if name else None
     wanted = _read_type(rtype) if rtype else None
@@ -132,9 +133,9 @@ async def list_rrsets(env: Env, ctx: RequestContext, *, caller: Caller, zone: st
     principal = caller.principal
     if not backend.capabilities.transactional:
         raise NotImplementedError("only transactional backends are wired in this build")
-    with env.db.write() as session:
-        rrsets = cast(TransactionalBackend, backend).read_in(session, info.name, owner, wanted)
-        touch(session, env, ctx, caller)
+    with env.db.transaction(write=True) as tx:
+        rrsets = cast(TransactionalBackend, backend).read_in(tx, info.name, owner, wanted)
+        touch(tx, env, ctx, caller)
     return [rr for rr in rrsets
             if decide(principal, "read", info.policy, rr.name, rr.type, ctx.address, now)]
 
@@ -235,8 +236,7 @@ def _plan(env: Env, ctx: RequestContext, caller: Caller, info: ZoneInfo,
 async def apply_changes(env: Env, ctx: RequestContext, *, caller: Caller, zone: str,
                         inputs: Sequence[ChangeInput]) -> ChangeResult:
     """Authorize and apply a change set atomically; audit it in the same transaction."""
-    with env.db.read() as session:
-        info = resolve_zone(session, env, caller, zone)
+    info = resolve_zone(env, caller, zone)
     require_standing(env, ctx, caller, action="rrset.change", zone=info.name)
     backend = env.backends.get(info.backend_id)
     changes = parse_changes(info, backend, inputs)
@@ -261,23 +261,23 @@ def _apply_transactional(env: Env, ctx: RequestContext, caller: Caller, info: Zo
                          backend: TransactionalBackend,
                          changes: Sequence[Change]) -> ChangeResult:
     result = ChangeResult()
-    with env.db.write() as session:
-        env.db.lock(session, f"zone:{info.name}")
+    with env.db.transaction(write=True) as tx:
+        env.db.lock(tx, f"zone:{info.name}")
         touched = dict.fromkeys(change.key[0] for change in changes)
-        current = {name: backend.read_in(session, info.name, name) for name in touched}
+        current = {name: backend.read_in(tx, info.name, name) for name in touched}
         planned = _plan(env, ctx, caller, info, changes, current, result)
-        backend.apply_in(session, info.name, [change for change, _ in planned])
+        backend.apply_in(tx, info.name, [change for change, _ in planned])
         result.changed = len(planned)
         now = env.clock()
         for change, op in planned:
             name, rtype = change.key
             details = ({"ttl": change.rrset.ttl, "records": list(change.rrset.records)}
                        if isinstance(change, Upsert) else {})
-            audit.record(session, ctx, caller=caller, action=f"rrset.{op}", when=now,
+            audit.record(tx, ctx, caller=caller, action=f"rrset.{op}", when=now,
                          zone=info.name, name=name, rtype=rtype, details=details)
             if isinstance(change, Upsert):
                 result.upserted.append(change.rrset)
             else:
                 result.deleted.append(change.key)
-        touch(session, env, ctx, caller)
+        touch(tx, env, ctx, caller)
     return result
