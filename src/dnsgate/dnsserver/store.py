@@ -103,23 +103,28 @@ class ZoneStore:
     def _drain(self) -> None:
         self._drain_scheduled = False
         pending, self._pending = self._pending, []
-        changed: dict[str, None] = {}
+        serials: dict[str, int] = {}  # zone -> serial to stamp once, after all its changes
         for change in pending:
             origin = dns.name.from_text(change.zone)
             view = self._views.get(origin)
-            if change.changes is None or view is None or view.serial != change.previous_serial:
+            expected = serials.get(change.zone, view.serial if view is not None else None)
+            if change.changes is None or view is None or expected != change.previous_serial:
                 self._reload(change.zone)  # created, deleted, or we missed a step
-            else:
-                for item in change.changes:
-                    if isinstance(item, Upsert):
-                        rrset = to_rrset(item.rrset)
-                        view.put(rrset.name, rrset.rdtype, rrset)
-                    else:
-                        view.put(dns.name.from_text(item.name),
-                                 dns.rdatatype.from_text(item.type), None)
-                view.set_serial(change.serial)
-            changed[change.zone] = None
-        for zone in changed:
+                reloaded = self._views.get(origin)
+                serials[change.zone] = reloaded.serial if reloaded is not None else 0
+                continue
+            for item in change.changes:
+                if isinstance(item, Upsert):
+                    rrset = to_rrset(item.rrset)
+                    view.put(rrset.name, rrset.rdtype, rrset)
+                else:
+                    view.put(dns.name.from_text(item.name),
+                             dns.rdatatype.from_text(item.type), None)
+            serials[change.zone] = change.serial
+        for zone, serial in serials.items():
+            view = self._views.get(dns.name.from_text(zone))
+            if view is not None and view.serial != serial:
+                view.set_serial(serial)
             self._notify(zone)
 
     def _reload(self, zone: str) -> None:

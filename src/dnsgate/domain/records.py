@@ -26,6 +26,10 @@ WRITABLE_TYPES: Final = frozenset({
     "SRV", "SSHFP", "SVCB", "TLSA", "TXT",
 })
 MAX_RECORDS_PER_RRSET: Final = 100
+#: Types whose canonical form lowercases the names inside them (RFC 4034 6.2).
+_EMBEDS_NAMES: Final = frozenset({
+    dns.rdatatype.CNAME, dns.rdatatype.MX, dns.rdatatype.NAPTR, dns.rdatatype.NS,
+    dns.rdatatype.PTR, dns.rdatatype.SRV})
 MAX_TTL: Final = 2_147_483_647
 _TXT_CHUNK: Final = 255
 
@@ -116,6 +120,8 @@ def canonical_rdata(rtype: str, text: str) -> str:
     # value) is an error here, never a truncated record.
     if rdata.rdcomment is not None or not rest.is_eof():
         raise InvalidRecord(f"invalid {rtype} record {text!r}: unexpected text after the record")
+    if rdata.rdtype not in _EMBEDS_NAMES:
+        return str(rdata.to_text())
     # The DNSSEC canonical wire form lowercases embedded names (RFC 4034 6.2), so
     # "Mail.Example.TEST." and "mail.example.test." are one record, not two.
     digest = rdata.to_digestable(dns.name.root)
