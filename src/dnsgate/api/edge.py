@@ -18,7 +18,8 @@ from starlette.exceptions import HTTPException
 from dnsgate.security.client_ip import Network, client_ip
 
 ASGIApp = Any
-_LIST_HEADERS = frozenset({"x-forwarded-for", "forwarded"})
+_LIST_HEADERS = frozenset({b"x-forwarded-for", b"forwarded"})
+_WANTED = frozenset({b"x-request-id", b"content-length", *_LIST_HEADERS})
 _GOOD_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -40,32 +41,37 @@ class EdgeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers: dict[str, str] = {}
+        headers: dict[bytes, str] = {}
         for raw_key, raw_value in scope.get("headers", ()):
-            name, value = raw_key.decode("latin-1").lower(), raw_value.decode("latin-1")
+            if raw_key not in _WANTED:  # ASGI header names are lowercase already
+                continue
+            value = raw_value.decode("latin-1")
             # Repeated proxy headers are one list (RFC 9110 5.3); others: the last wins.
-            if name in _LIST_HEADERS and name in headers:
-                headers[name] = f"{headers[name]},{value}"
+            if raw_key in _LIST_HEADERS and raw_key in headers:
+                headers[raw_key] = f"{headers[raw_key]},{value}"
             else:
-                headers[name] = value
-        incoming = headers.get("x-request-id", "")
+                headers[raw_key] = value
+        incoming = headers.get(b"x-request-id", "")
         request_id = incoming if _GOOD_ID.match(incoming) else uuid.uuid4().hex
         client = scope.get("client")
         peer = client[0] if client else None
-        ip = client_ip(peer, headers.get("x-forwarded-for"), headers.get("forwarded"),
-                       self.proxies)
+        if not self.proxies and peer is not None and ":" not in peer:
+            ip: str | None = peer  # plain IPv4 from the socket: nothing to normalize
+        else:
+            ip = client_ip(peer, headers.get(b"x-forwarded-for"), headers.get(b"forwarded"),
+                           self.proxies)
         scope["dnsgate"] = Edge(request_id, ip)
         raw_id = request_id.encode()
 
         async def send_with_id(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", ()))
-                if not any(k.lower() == b"x-request-id" for k, _ in headers):
-                    headers.append((b"x-request-id", raw_id))
-                message["headers"] = headers
+                out = list(message.get("headers", ()))
+                if not any(k.lower() == b"x-request-id" for k, _ in out):
+                    out.append((b"x-request-id", raw_id))
+                message["headers"] = out
             await send(message)
 
-        length = headers.get("content-length")
+        length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body):
             await _too_large(send_with_id, request_id, self.max_body)
             return
