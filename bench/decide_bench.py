@@ -114,15 +114,17 @@ def main() -> None:
         if not decide(c.principal, "update", c.token_zone.policy, hosts[k], "A", SOURCE, now):
             raise AssertionError("denied")
 
+    # The API's own path: a bare-connection read transaction per request
+    # (api/deps.py get_caller).
     def db_auth_only(i: int) -> None:
         k = i % n
-        with env.db.read() as session:
-            authenticate_token(env, session, texts[k])
+        with env.db.transaction(write=False) as tx:
+            authenticate_token(env, tx, texts[k])
 
     def with_db(i: int) -> None:
         k = i % n
-        with env.db.read() as session:
-            c = authenticate_token(env, session, texts[k])
+        with env.db.transaction(write=False) as tx:
+            c = authenticate_token(env, tx, texts[k])
         assert c.token_zone is not None
         if not decide(c.principal, "update", c.token_zone.policy, hosts[k], "A", SOURCE,
                       datetime.now(UTC)):

@@ -129,8 +129,12 @@ def _serve(settings: Settings, host: str | None, port: int | None, *, demo: bool
         if settings.dns_port:
             typer.echo(f"  DNS: {settings.dns_host} port {settings.dns_port} (UDP and TCP)")
     app_ = create_app(settings, env=env, migrate_on_start=False)
+    # The stdlib event loop, not uvloop: at 64 busy keep-alive clients uvloop
+    # served some connections a second late (PUT p99 ~1 s against ~80 ms) for
+    # no more throughput; see bench/README.md. No access log: dyndns-style
+    # clients put credentials in query strings.
     uvicorn.run(app_, host=bind_host, port=bind_port, log_level=settings.log_level,
-                access_log=False, proxy_headers=False, server_header=False)
+                loop="asyncio", access_log=False, proxy_headers=False, server_header=False)
 
 
 @db_app.command("upgrade")
