@@ -25,11 +25,3 @@ def upgrade(db: Database, revision: str = "head") -> None:
     with db.engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
-
-
-def revise(db: Database, message: str) -> None:
-    """Autogenerate a new revision (development helper)."""
-    config = alembic_config(db)
-    with db.engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.revision(config, message=message, autogenerate=True)

@@ -68,6 +68,15 @@ def _question_name_end(wire: bytes) -> int:
     return -1
 
 
+def _render_within(response: dns.message.Message, limit: int) -> bytes | None:
+    """The response's wire form if it fits in ``limit`` bytes, else None."""
+    try:
+        out = bytes(response.to_wire(max_size=limit))
+    except dns.exception.TooBig:
+        return None
+    return out if len(out) <= limit else None
+
+
 def _header_error(wire: bytes, rcode: int) -> bytes | None:
     """A bare response (no sections) for a query too broken to parse."""
     if len(wire) < 12:
@@ -220,22 +229,16 @@ class DnsServer:
                 limit = min(limit, max(len(wire) * self.config.amplification, 12))
         # dnspython renders up to at least 512 bytes whatever max_size says, so
         # a smaller amplification limit is checked here, on the result.
-        try:
-            out = bytes(response.to_wire(max_size=limit))
-            if len(out) <= limit:
-                return out
-        except dns.exception.TooBig:
-            pass
+        out = _render_within(response, limit)
+        if out is not None:
+            return out
         response.answer.clear()
         response.authority.clear()
         response.additional.clear()
         response.flags |= dns.flags.TC
-        try:
-            out = bytes(response.to_wire(max_size=limit))
-            if len(out) <= limit:
-                return out
-        except dns.exception.TooBig:
-            pass
+        out = _render_within(response, limit)
+        if out is not None:
+            return out
         response.question.clear()
         return bytes(response.to_wire(max_size=max(limit, 512)))
 
