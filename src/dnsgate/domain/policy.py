@@ -196,6 +196,11 @@ def _ip_allowed(networks: tuple[Network, ...], source_ip: Address | None) -> boo
     return any(source_ip in net for net in networks)
 
 
+def realm_covers(realm: RealmScope, name: str, rtype: str) -> bool:
+    """Whether ``name`` lies in ``realm`` for ``rtype``: the rule ``decide`` uses."""
+    return _covering_anchor(realm, realm.zone, name, rtype) is not None
+
+
 def _covering_anchor(realm: RealmScope, zone: str, name: str, rtype: str) -> str | None:
     """The name whose depth the zone policy judges, if ``realm`` covers ``name``.
 

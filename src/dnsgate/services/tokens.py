@@ -15,6 +15,7 @@ from sqlalchemy import select
 from dnsgate.db.models import Realm, Token, Zone
 from dnsgate.domain import names, tokens
 from dnsgate.domain.errors import Conflict, InvalidInput, NotFound
+from dnsgate.domain.policy import RealmScope, realm_covers
 from dnsgate.services import audit
 from dnsgate.services.context import Caller, Env, RequestContext
 from dnsgate.services.realms import get_realm
@@ -77,12 +78,13 @@ def _names_in_realm(realm: Realm, zone: str, wanted: Sequence[str],
                     types: Sequence[str]) -> list[str]:
     if len(wanted) > MAX_TOKEN_NAMES:
         raise InvalidInput(f"at most {MAX_TOKEN_NAMES} names per token")
+    scope = RealmScope(id=realm.id, zone=zone, name=realm.name,
+                       kind=realm.kind,  # type: ignore[arg-type]
+                       types=frozenset(realm.types), operations=frozenset(realm.ops))
     out: list[str] = []
     for text in wanted:
         fqdn = names.resolve(text, zone)
-        acme = (realm.kind == "host" and "TXT" in types
-                and fqdn == names.acme_challenge_of(realm.name))
-        if not (names.claim_contains(realm.name, realm.kind, fqdn) or acme):
+        if not any(realm_covers(scope, fqdn, rtype) for rtype in types):
             raise InvalidInput(f"{fqdn} is outside the realm", code="invalid_name")
         if fqdn not in out:
             out.append(fqdn)
