@@ -53,6 +53,10 @@ class Database:
         """
         self._commit_hooks.append(hook)
 
+    def remove_commit_hook(self, hook: Callable[[dict[str, Any]], None]) -> None:
+        if hook in self._commit_hooks:
+            self._commit_hooks.remove(hook)
+
     def _after_commit(self, session: Session) -> None:
         if session.info:
             for hook in self._commit_hooks:

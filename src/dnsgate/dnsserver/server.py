@@ -34,7 +34,7 @@ from dnsgate.dnsserver.transfer import TransferPolicy, transfer_messages
 
 log = logging.getLogger("dnsgate.dns")
 
-CACHE_LIMIT = 50_000
+CACHE_BYTES = 16 * 1024 * 1024  # keys + answers; cleared whole when full
 TCP_IDLE_SECONDS = 10.0
 MAX_TCP_CLIENTS = 256
 OUR_PAYLOAD = 1232
@@ -117,10 +117,11 @@ class DnsServer:
         self.transfer_policy = policy or (lambda _zone: None)
         self.keyring: dict[dns.name.Name, dns.tsig.Key] = {}
         self._cache: dict[tuple[Any, ...], bytes] = {}
+        self._cache_bytes = 0
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None
         self._tcp_clients = 0
-        store.on_change(lambda _zone: self._cache.clear())
+        store.on_change(lambda _zone: self.clear_cache())
 
     # --- lifecycle -------------------------------------------------------
 
@@ -155,6 +156,7 @@ class DnsServer:
 
     def clear_cache(self) -> None:
         self._cache.clear()
+        self._cache_bytes = 0
 
     # --- one message -----------------------------------------------------
 
@@ -178,9 +180,11 @@ class DnsServer:
             log.exception("error answering a DNS query")
             return _header_error(wire, dns.rcode.SERVFAIL)
         if out is not None and cacheable and key is not None:
-            if len(self._cache) >= CACHE_LIMIT:
-                self._cache.clear()
+            size = len(wire) + len(out)
+            if self._cache_bytes + size > CACHE_BYTES:
+                self.clear_cache()
             self._cache[key] = out
+            self._cache_bytes += size
         return out
 
     def _respond(self, wire: bytes, *, tcp: bool, peer: str | None

@@ -54,6 +54,7 @@ class DnsService:
         self._poller = asyncio.create_task(self._poll_forever())
 
     async def stop(self) -> None:
+        self.db.remove_commit_hook(self._committed)
         if self._poller is not None:
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
