@@ -81,9 +81,12 @@ QUERIES="$WORK/queries.txt"
 
 DG_PID="" PDNS_PID=""
 stop_all() {
-  [[ -n "$DG_PID" ]] && kill "$DG_PID" 2>/dev/null && wait "$DG_PID" 2>/dev/null
-  [[ -n "$PDNS_PID" ]] && kill "$PDNS_PID" 2>/dev/null && wait "$PDNS_PID" 2>/dev/null
-  true
+  local pid
+  for pid in "$DG_PID" "$PDNS_PID"; do
+    [[ -n "$pid" ]] || continue
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
 }
 trap stop_all EXIT INT TERM
 
@@ -192,7 +195,7 @@ DG_MEDIAN="$(for f in "$WORK"/max-dnsgate-*.txt; do "$PYTHON" "$HERE/dns_summary
   | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')"
 RATE=$((DG_MEDIAN * RATE_PCT / 100))
 echo "== fixed rate: -Q $RATE ($RATE_PCT % of dnsgate's median $DG_MEDIAN), ${DURATION}s each"
-for attempt in 1 2 3 4; do
+for _ in 1 2 3 4; do
   perf dnsgate "$DURATION" "$WORK/rate-dnsgate-$RATE.txt" -Q "$RATE"
   perf pdns "$DURATION" "$WORK/rate-pdns-$RATE.txt" -Q "$RATE"
   LOST="$(grep -o 'Queries lost: *[0-9]*' "$WORK/rate-dnsgate-$RATE.txt" | grep -o '[0-9]*$')"

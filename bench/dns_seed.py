@@ -100,7 +100,8 @@ def main() -> None:
     batch = changes(args.hosts)
     asyncio.run(env.backends.builtin().apply(ZONE, batch))
     args.queries.write_text("\n".join(queries(args.hosts, args.query_count)) + "\n")
-    print(f"dns_seed: zone {ZONE}: {len(batch)} RRsets; {args.query_count} queries -> {args.queries}")
+    print(f"dns_seed: zone {ZONE}: {len(batch)} RRsets; "
+          f"{args.query_count} queries -> {args.queries}")
 
 
 if __name__ == "__main__":
