@@ -15,7 +15,7 @@ from dnsgate.config import Settings
 from dnsgate.db import migrate
 from dnsgate.db.engine import Database
 from dnsgate.dnsserver.server import ServerConfig
-from dnsgate.dnsserver.service import DnsService
+from dnsgate.dnsserver.service import ThreadedDnsService
 from dnsgate.services.context import Env
 from dnsgate.services.ratelimit import RateLimiter
 from dnsgate.services.setup import ensure_builtin_backend
@@ -52,7 +52,7 @@ def create_app(settings: Settings, *, env: Env | None = None, migrate_on_start: 
         environment.db.start_checkpointer()
         dns = None
         if settings.dns_port:
-            dns = DnsService(environment.db, ServerConfig(
+            dns = ThreadedDnsService(environment.db, ServerConfig(
                 host=settings.dns_host, port=settings.dns_port,
                 amplification=settings.dns_amplification))
             await dns.start()

@@ -19,7 +19,7 @@ async def test_lifespan_starts_and_stops_the_dns_server(zone, settings, env):
     query = dns.message.make_query(f"www.{ZONE}", "A")
     async with app.router.lifespan_context(app):
         assert app.state.dns is not None and app.state.dns.port == port
-        assert app.state.dns.server.config.amplification == 3
+        assert app.state.dns.service.server.config.amplification == 3
         response = await dns.asyncquery.udp(query, "127.0.0.1", port=port, timeout=3)
         assert response.rcode() == dns.rcode.NOERROR
         assert [rd.to_text() for rd in response.answer[0]] == ["192.0.2.10"]

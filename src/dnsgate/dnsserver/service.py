@@ -5,9 +5,11 @@ lifespan."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import ipaddress
 import logging
+import threading
 from typing import Any
 
 import dns.asyncquery
@@ -47,6 +49,7 @@ class DnsService:
         self.store.on_change(self._zone_changed)
 
     async def start(self) -> None:
+        self.store.loop = asyncio.get_running_loop()
         self.store.load_all()
         self._load_settings()
         self.db.on_commit(self._committed)
@@ -70,10 +73,11 @@ class DnsService:
     # --- keeping current ------------------------------------------------
 
     def _committed(self, info: dict[str, Any]) -> None:
-        """After a commit in this process: apply zone changes before the API answers."""
+        """After a commit in this process (any thread): hand the zone changes to
+        the store before the API answers; settings are reloaded on our loop."""
         self.store.apply(info.get(ZONE_CHANGES, ()))
-        if info.get(SETTINGS_CHANGED):
-            self._load_settings()
+        if info.get(SETTINGS_CHANGED) and self.store.loop is not None:
+            self.store.loop.call_soon_threadsafe(self._load_settings)
 
     async def _poll_forever(self) -> None:
         while True:
@@ -138,3 +142,58 @@ class DnsService:
             except (dns.exception.Timeout, OSError, dns.exception.DNSException):
                 continue
         log.warning("secondary %s:%s did not answer NOTIFY for %s", host, port, zone)
+
+
+class ThreadedDnsService:
+    """A DnsService on a thread and event loop of its own (uvloop where installed).
+
+    The DNS server then neither waits behind HTTP requests nor slows them, and
+    it gets uvloop's UDP speed (about 1.9x the stdlib loop's QPS here) while
+    the HTTP side stays on the stdlib loop (see bench/README.md).
+    """
+
+    def __init__(self, db: Database, config: ServerConfig) -> None:
+        self.service = DnsService(db, config)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return self.service.port
+
+    async def start(self) -> None:
+        started: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._loop = _new_loop()
+        loop = self._loop
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self.service.start())
+            except BaseException as exc:
+                started.set_exception(exc)
+                return
+            started.set_result(None)
+            loop.run_forever()
+
+        self._thread = threading.Thread(target=run, name="dnsgate-dns", daemon=True)
+        self._thread.start()
+        await asyncio.wrap_future(started)
+
+    async def stop(self) -> None:
+        if self._loop is None or self._thread is None:
+            return
+        stopped = asyncio.run_coroutine_threadsafe(self.service.stop(), self._loop)
+        await asyncio.wrap_future(stopped)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        await asyncio.to_thread(self._thread.join, 10)
+        self._loop.close()
+        self._loop = None
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()

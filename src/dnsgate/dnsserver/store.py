@@ -13,6 +13,7 @@ Changes reach it two ways:
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable, Iterable
 
 import dns.name
@@ -34,8 +35,11 @@ class ZoneStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._views: dict[Name, ZoneView] = {}
-        self._pending: list[ZoneChange] = []
+        # Filled by committing threads, emptied by the DNS server's loop: a deque
+        # is safe for that without a lock.
+        self._pending: deque[ZoneChange] = deque()
         self._drain_scheduled = False
+        self.loop: asyncio.AbstractEventLoop | None = None  # the loop that answers
         self._listeners: list[Listener] = []
         self._backend = BuiltinBackend(db)
 
@@ -83,26 +87,27 @@ class ZoneStore:
         return changed
 
     def apply(self, changes: Iterable[ZoneChange]) -> None:
-        """Take committed changes of this process; they are applied before the
-        next query is answered, or on the next loop turn, whichever is first.
+        """Take committed changes of this process (from any thread); they are
+        applied before the next query is answered, or on the DNS loop's next
+        turn, whichever is first.
 
-        Deferring costs nothing in freshness (``views`` drains first) and lets a
-        burst of API writes be applied together, off the requests' own path.
+        Deferring costs nothing in freshness (``views`` and every query drain
+        first) and keeps the work off the API requests' own path.
         """
         self._pending.extend(changes)
         if not self._pending or self._drain_scheduled:
             return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self._drain()  # no loop (a script, a test): apply now
+        if self.loop is None:
+            self._drain()  # not serving (a script, a test): apply now
             return
         self._drain_scheduled = True
-        loop.call_soon(self._drain)
+        self.loop.call_soon_threadsafe(self._drain)
 
     def _drain(self) -> None:
         self._drain_scheduled = False
-        pending, self._pending = self._pending, []
+        pending: list[ZoneChange] = []
+        while self._pending:
+            pending.append(self._pending.popleft())
         serials: dict[str, int] = {}  # zone -> serial to stamp once, after all its changes
         for change in pending:
             origin = dns.name.from_text(change.zone)
