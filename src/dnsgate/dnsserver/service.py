@@ -31,6 +31,7 @@ from dnsgate.services import secondaries
 from dnsgate.services.secondaries import SETTINGS_CHANGED, TransferSettings
 
 log = logging.getLogger("dnsgate.dns")
+SYNC_SECONDS = 0.05
 POLL_SECONDS = 0.5
 NOTIFY_TRIES = 3
 NOTIFY_TIMEOUT = 1.0
@@ -80,13 +81,20 @@ class DnsService:
             self.store.loop.call_soon_threadsafe(self._load_settings)
 
     async def _poll_forever(self) -> None:
+        """Apply this process's changes every tick (NOTIFY goes out within one),
+        and look for other processes' changes every POLL_SECONDS."""
+        ticks = 0
         while True:
-            await asyncio.sleep(POLL_SECONDS)
+            await asyncio.sleep(SYNC_SECONDS)
+            ticks += 1
             try:
-                self.store.poll()
-                self._load_settings()
+                self.store.sync()
+                if ticks * SYNC_SECONDS >= POLL_SECONDS:
+                    ticks = 0
+                    self.store.poll()
+                    self._load_settings()
             except Exception:
-                log.exception("polling the database for zone changes failed")
+                log.exception("keeping the zones current failed")
 
     def _load_settings(self) -> None:
         with self.db.read() as session:

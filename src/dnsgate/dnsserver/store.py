@@ -38,8 +38,10 @@ class ZoneStore:
         # Filled by committing threads, emptied by the DNS server's loop: a deque
         # is safe for that without a lock.
         self._pending: deque[ZoneChange] = deque()
-        self._drain_scheduled = False
-        self.loop: asyncio.AbstractEventLoop | None = None  # the loop that answers
+        # The newest serial each zone has reached by this process's own commits,
+        # so the poll does not mistake them (in flight to the queue) for others'.
+        self._local_serials: dict[str, int] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None  # set while serving
         self._listeners: list[Listener] = []
         self._backend = BuiltinBackend(db)
 
@@ -75,7 +77,8 @@ class ZoneStore:
         changed: list[str] = []
         for zone, serial in current.items():
             view = self._views.get(dns.name.from_text(zone))
-            if view is None or view.serial != serial:
+            local = self._local_serials.get(zone, 0)
+            if view is None or (serial != view.serial and not view.serial < serial <= local):
                 self._reload(zone)
                 changed.append(zone)
         gone = {v.origin.to_text(omit_final_dot=True) for v in self._views.values()} - set(current)
@@ -88,23 +91,19 @@ class ZoneStore:
 
     def apply(self, changes: Iterable[ZoneChange]) -> None:
         """Take committed changes of this process (from any thread); they are
-        applied before the next query is answered, or on the DNS loop's next
-        turn, whichever is first.
+        applied before the next query is answered, or by the server's next
+        ``sync()`` tick, whichever is first.
 
-        Deferring costs nothing in freshness (``views`` and every query drain
-        first) and keeps the work off the API requests' own path.
+        Deferring costs nothing in freshness (every query syncs first) and
+        keeps the work off the API requests' path: no thread wake-up per write.
         """
-        self._pending.extend(changes)
-        if not self._pending or self._drain_scheduled:
-            return
+        for change in changes:
+            self._local_serials[change.zone] = change.serial
+            self._pending.append(change)
         if self.loop is None:
-            self._drain()  # not serving (a script, a test): apply now
-            return
-        self._drain_scheduled = True
-        self.loop.call_soon_threadsafe(self._drain)
+            self.sync()  # not serving (a script, a test): apply now
 
     def _drain(self) -> None:
-        self._drain_scheduled = False
         pending: list[ZoneChange] = []
         while self._pending:
             pending.append(self._pending.popleft())
@@ -112,9 +111,16 @@ class ZoneStore:
         for change in pending:
             origin = dns.name.from_text(change.zone)
             view = self._views.get(origin)
-            expected = serials.get(change.zone, view.serial if view is not None else None)
-            if change.changes is None or view is None or expected != change.previous_serial:
-                self._reload(change.zone)  # created, deleted, or we missed a step
+            current = serials.get(change.zone, view.serial if view is not None else None)
+            if change.changes is None or view is None or current is None:
+                self._reload(change.zone)  # created or deleted
+                reloaded = self._views.get(origin)
+                serials[change.zone] = reloaded.serial if reloaded is not None else 0
+                continue
+            if current >= change.serial:
+                continue  # a reload already brought this change in
+            if current != change.previous_serial:
+                self._reload(change.zone)  # we missed a step (another process wrote)
                 reloaded = self._views.get(origin)
                 serials[change.zone] = reloaded.serial if reloaded is not None else 0
                 continue
