@@ -86,3 +86,14 @@ def make_client(env) -> Callable[..., AbstractAsyncContextManager[httpx.AsyncCli
             yield c
 
     return open_client
+
+
+@pytest.fixture
+async def zone(world) -> str:
+    """The zone ``example.test`` (public, auto-approve)."""
+    return await world.zone("example.test")
+
+
+@pytest.fixture
+def alice(world) -> int:
+    return world.account("alice")

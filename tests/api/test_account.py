@@ -11,16 +11,6 @@ ACCOUNT = "/api/v1/account"
 
 
 @pytest.fixture
-async def zone(world) -> str:
-    return await world.zone("example.test", visibility="public", approval="auto")
-
-
-@pytest.fixture
-def alice(world) -> int:
-    return world.account("alice")
-
-
-@pytest.fixture
 def key(world, alice) -> dict[str, str]:
     return bearer(world.api_key(alice))
 

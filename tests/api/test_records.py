@@ -4,22 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
-
 from tests.support.api import assert_problem, rrset, soa_serial, zone_state
 from tests.support.factories import bearer
 
 RRSETS = "/api/v1/zones/example.test/rrsets"
-
-
-@pytest.fixture
-async def zone(world) -> str:
-    return await world.zone("example.test")
-
-
-@pytest.fixture
-def alice(world) -> int:
-    return world.account("alice")
 
 
 def put(client, token, name, rtype, records, ttl=None, zone="example.test"):

@@ -14,16 +14,6 @@ from tests.support.factories import bearer
 RRSETS = "/api/v1/zones/example.test/rrsets"
 
 
-@pytest.fixture
-async def zone(world) -> str:
-    return await world.zone("example.test")
-
-
-@pytest.fixture
-def alice(world) -> int:
-    return world.account("alice")
-
-
 async def put(client, secret, name, rtype="A", records=("192.0.2.1",)):
     return await client.put(f"{RRSETS}/{name}/{rtype}", json={"records": list(records)},
                             headers=bearer(secret))

@@ -33,7 +33,7 @@ from dnsgate.services.records import ChangeInput
 from tests.conftest import TEST_SECRET_KEY
 from tests.dns.tools import free_dns_port, require_tool
 from tests.support.factories import bearer
-from tests.support.server import DNSGATE, cli_env, running
+from tests.support.server import DNSGATE, cli_env, running, stop
 
 ZONE = "example.test"
 NOTIFY_DEADLINE = 2.0
@@ -115,12 +115,7 @@ def named(tmp: Path, port: int, primary: int, tsig: bool) -> Iterator[Path]:
     try:
         yield log
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def dnsgate_cli(env: dict[str, str], *args: str) -> None:
