@@ -17,6 +17,8 @@ from dnsgate.domain.errors import Conflict, InvalidInput, ZoneNotFound
 from dnsgate.services import audit
 from dnsgate.services.context import Caller, Env, RequestContext
 
+#: session.info key: zones whose transfer settings this transaction changed.
+SETTINGS_CHANGED = "dnsgate.secondaries.changed"
 TSIG_ALGORITHMS = ("hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-sha1")
 
 
@@ -133,9 +135,6 @@ def set_transfer(env: Env, ctx: RequestContext, *, caller: Caller | None, zone: 
                      zone=name, details=settings.public())
         session.info.setdefault(SETTINGS_CHANGED, []).append(name)
         return settings
-
-
-SETTINGS_CHANGED = "dnsgate.secondaries.changed"
 
 
 def _check_key_names(session: Session, zone: str, keys: Sequence[TsigKey]) -> None:
