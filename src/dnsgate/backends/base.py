@@ -7,10 +7,12 @@ partial write).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Protocol
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from dnsgate.db.raw import Executor
 from dnsgate.domain.records import WRITABLE_TYPES, Change, RRset
@@ -29,9 +31,15 @@ class Capabilities:
 
 @dataclass(frozen=True, slots=True)
 class Health:
+    """What ``check()`` found. ``message`` is shown to admins: never a secret."""
+
     ok: bool
     message: str
     checked_at: datetime
+
+    @classmethod
+    def now(cls, ok: bool, message: str) -> Health:
+        return cls(ok, message, datetime.now(UTC))
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,3 +74,33 @@ class TransactionalBackend(Backend, Protocol):
                 rtype: str | None = None) -> list[RRset]: ...
 
     def apply_in(self, session: Executor, zone: str, changes: Sequence[Change]) -> None: ...
+
+
+class ProviderConfig(BaseModel):
+    """Base of every provider's configuration model, validated on save.
+
+    Secrets are ``SecretStr`` fields: they print as ``**********`` and are
+    masked in every API response, log line and audit event.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    #: Seconds allowed for one upstream call before it counts as a timeout (504).
+    timeout: float = Field(default=10.0, gt=0, le=120)
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    """A kind of DNS provider: how to configure it, what it can do, how to open it."""
+
+    name: str
+    description: str
+    config_model: type[ProviderConfig]
+    capabilities: Capabilities
+    open: Callable[[Any], Backend]
+
+
+def secret_fields(model: type[BaseModel]) -> frozenset[str]:
+    """Names of the fields of ``model`` that hold secrets."""
+    return frozenset(name for name, info in model.model_fields.items()
+                     if info.annotation in (SecretStr, SecretStr | None))

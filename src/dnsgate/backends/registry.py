@@ -1,30 +1,77 @@
-"""Providers by name, and one live adapter per configured backend."""
+"""Providers by name, and one live adapter per configured backend.
+
+Each adapter module exports ``PROVIDER`` (a :class:`Provider`); the list below
+is the one place a new provider is registered.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select
 
-from dnsgate.backends.base import Backend
+from dnsgate.backends.base import Backend, Capabilities, Provider, ProviderConfig
 from dnsgate.backends.builtin import BuiltinBackend
 from dnsgate.db.engine import Database
 from dnsgate.db.models import Backend as BackendRow
 from dnsgate.domain.errors import InvalidInput, NotFound
 
 BUILTIN = "builtin"
-Factory = Callable[[Database, dict[str, Any]], Backend]
 
-PROVIDERS: dict[str, Factory] = {
-    BUILTIN: lambda db, _config: BuiltinBackend(db),
-}
+_PROVIDER_MODULES = (
+    # one adapter module per line; each exports PROVIDER
+    # (new providers above this line)
+)
 
 
-def check_provider(provider: str) -> None:
-    """Raise InvalidInput unless ``provider`` names a known provider."""
-    if provider not in PROVIDERS:
-        raise InvalidInput(f"unknown provider {provider!r}; known: {', '.join(sorted(PROVIDERS))}")
+def _opened_with_database(_config: ProviderConfig) -> Backend:
+    raise RuntimeError("the built-in backend is opened by BackendRegistry")
+
+
+def _load() -> dict[str, Provider]:
+    builtin = Provider(
+        name=BUILTIN, description="dnsgate's own zone store, served by its DNS server",
+        config_model=ProviderConfig, capabilities=BuiltinBackend.capabilities,
+        open=_opened_with_database)
+    providers = {BUILTIN: builtin}
+    for module in _PROVIDER_MODULES:
+        provider: Provider = importlib.import_module(f"dnsgate.backends.{module}").PROVIDER
+        providers[provider.name] = provider
+    return providers
+
+
+PROVIDERS: dict[str, Provider] = _load()
+
+
+def provider(name: str) -> Provider:
+    """The provider called ``name``; InvalidInput if there is none."""
+    found = PROVIDERS.get(name)
+    if found is None:
+        raise InvalidInput(f"unknown provider {name!r}; known: {', '.join(sorted(PROVIDERS))}")
+    return found
+
+
+def check_provider(name: str) -> None:
+    """Raise InvalidInput unless ``name`` names a known provider."""
+    provider(name)
+
+
+def parse_config(name: str, config: dict[str, Any]) -> ProviderConfig:
+    """Validate a provider configuration; errors name the field, never its value."""
+    model = provider(name).config_model
+    try:
+        return model.model_validate(config)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in err['loc']) or 'config'}: {err['msg']}"
+            for err in exc.errors(include_input=False, include_url=False))
+        raise InvalidInput(f"invalid {name} configuration: {problems}") from None
+
+
+def capabilities(name: str) -> Capabilities:
+    return provider(name).capabilities
 
 
 class BackendRegistry:
@@ -43,10 +90,15 @@ class BackendRegistry:
                         BackendRow.id == backend_id)).one_or_none()
             if row is None:
                 raise NotFound(f"backend {backend_id} not found")
-            check_provider(row.provider)
-            backend = PROVIDERS[row.provider](self.db, dict(row.config or {}))
+            backend = self.open(row.provider, dict(row.config or {}))
             self._open[backend_id] = backend
         return backend
+
+    def open(self, provider_name: str, config: dict[str, Any]) -> Backend:
+        """A new adapter for a provider configuration (not cached)."""
+        if provider_name == BUILTIN:
+            return BuiltinBackend(self.db)
+        return provider(provider_name).open(parse_config(provider_name, config))
 
     def builtin(self) -> BuiltinBackend:
         """The adapter of the built-in store (there is one per database)."""
