@@ -26,10 +26,11 @@ def build_env(settings: Settings, db: Database | None = None) -> Env:
     if db is None and settings.database_url is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)  # the SQLite file lives here
     database = db or Database(settings.effective_database_url)
+    key = settings.server_key()
     return Env(
         db=database,
-        key=settings.server_key(),
-        backends=BackendRegistry(database),
+        key=key,
+        backends=BackendRegistry(database, key),
         limiter=RateLimiter({
             "token_write": settings.write_rate_limit,
             "login_ip": settings.login_ip_limit,
@@ -62,6 +63,7 @@ def create_app(settings: Settings, *, env: Env | None = None, migrate_on_start: 
         finally:
             if dns is not None:
                 await dns.stop()
+            await environment.backends.aclose()
             if env is None:
                 environment.db.dispose()
 

@@ -7,14 +7,15 @@ import asyncio
 import json
 import re
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from dnsgate.config import Settings
 from dnsgate.domain.errors import DnsgateError
-from dnsgate.services import accounts, realms, secondaries, setup, tokens, zones
+from dnsgate.services import accounts, backends, realms, secondaries, setup, tokens, zones
 from dnsgate.services.context import SYSTEM_CALLER, SYSTEM_CONTEXT, Env
 
 app = typer.Typer(help="dnsgate: scoped credentials in front of every DNS provider.",
@@ -24,10 +25,12 @@ user_app = typer.Typer(help="Accounts.", no_args_is_help=True)
 zone_app = typer.Typer(help="Zones offered to accounts.", no_args_is_help=True)
 realm_app = typer.Typer(help="Realms (claims on part of a zone).", no_args_is_help=True)
 token_app = typer.Typer(help="Realm tokens.", no_args_is_help=True)
+backend_app = typer.Typer(help="Provider connections (backends).", no_args_is_help=True)
 for sub, name in ((db_app, "db"), (user_app, "user"), (zone_app, "zone"),
-                  (realm_app, "realm"), (token_app, "token")):
+                  (realm_app, "realm"), (token_app, "token"), (backend_app, "backend")):
     app.add_typer(sub, name=name)
 
+T = TypeVar("T")
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 _DURATION = re.compile(r"^(\d+)([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -71,6 +74,17 @@ def _run(fn: Any) -> Any:
     except DnsgateError as exc:
         typer.echo(f"error: {exc.code}: {exc.message}", err=True)
         raise typer.Exit(1) from None
+
+
+def _run_async(env: Env, make: Callable[[], Awaitable[T]]) -> T:
+    """Run one service coroutine, then close the provider connections it opened."""
+    async def body() -> T:
+        try:
+            return await make()
+        finally:
+            await env.backends.aclose()
+    result: T = _run(lambda: asyncio.run(body()))
+    return result
 
 
 HostOpt = Annotated[str | None, typer.Option(help="HTTP listen address (DNSGATE_HTTP_HOST).")]
@@ -184,8 +198,8 @@ def zone_add(
     env = _env()
     policy = zones.PolicyUpdate(visibility="public" if public else "private",
                                 approval="auto" if auto_approve else "admin")
-    info = _run(lambda: asyncio.run(zones.add_zone(
-        env, SYSTEM_CONTEXT, caller=SYSTEM_CALLER, zone=zone, backend=backend, policy=policy)))
+    info = _run_async(env, lambda: zones.add_zone(
+        env, SYSTEM_CONTEXT, caller=SYSTEM_CALLER, zone=zone, backend=backend, policy=policy))
     _emit(as_json, {"id": info.id, "zone": info.name, "backend": info.backend_name},
           f"added zone {info.name} on backend {info.backend_name} (id {info.id})")
 
@@ -267,6 +281,91 @@ def token_revoke(token_id: str, as_json: JsonFlag = False) -> None:
     row = _run(lambda: tokens.revoke_token(env, SYSTEM_CONTEXT, caller=SYSTEM_CALLER,
                                            token_id=token_id))
     _emit(as_json, {"id": row.id, "revoked": True}, f"revoked token {row.id}")
+
+
+def _backend_json(view: backends.BackendView) -> dict[str, Any]:
+    return {"id": view.id, "name": view.name, "provider": view.provider, "status": view.status,
+            "config": view.config, "health_status": view.health_status,
+            "health_message": view.health_message,
+            "health_checked_at": (view.health_checked_at.isoformat()
+                                  if view.health_checked_at else None)}
+
+
+def _config_json(text: str) -> dict[str, Any]:
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"--config-json is not JSON: {exc.msg}") from None
+    if not isinstance(config, dict):
+        raise typer.BadParameter("--config-json must be a JSON object")
+    return config
+
+
+ConfigOpt = Annotated[str | None, typer.Option(
+    "--config-json", help="Provider configuration as a JSON object (see GET /admin/providers).")]
+
+
+@backend_app.command("add")
+def backend_add(
+    name: str,
+    provider: Annotated[str, typer.Option(help="Provider: powerdns, rfc2136, netcup, ...")],
+    config_json: ConfigOpt = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Save a provider connection (validated; secrets sealed at rest)."""
+    config = _config_json(config_json or "{}")
+    env = _env()
+    view = _run(lambda: backends.add_backend(env, SYSTEM_CONTEXT, caller=SYSTEM_CALLER,
+                                            name=name, provider=provider, config=config))
+    _emit(as_json, _backend_json(view),
+          f"added backend {view.name} ({view.provider}, id {view.id}); "
+          f"test it with: dnsgate backend check {view.name}")
+
+
+@backend_app.command("set")
+def backend_set(
+    name: str,
+    config_json: ConfigOpt = None,
+    status: Annotated[str | None, typer.Option(help="active or disabled.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Change a backend's configuration (given fields only) or status."""
+    config = _config_json(config_json) if config_json is not None else None
+    env = _env()
+    view = _run_async(env, lambda: backends.update_backend(
+        env, SYSTEM_CONTEXT, caller=SYSTEM_CALLER, name=name, config=config, status=status))
+    _emit(as_json, _backend_json(view), f"backend {view.name}: {view.status}")
+
+
+@backend_app.command("check")
+def backend_check(name: str, as_json: JsonFlag = False) -> None:
+    """Test a backend's credentials now; exit code 1 when the check fails."""
+    env = _env()
+    view = _run_async(env, lambda: backends.check_backend(
+        env, SYSTEM_CONTEXT, caller=SYSTEM_CALLER, name=name))
+    _emit(as_json, {**_backend_json(view), "ok": view.health_status == "ok"},
+          f"backend {view.name}: {view.health_status}: {view.health_message}")
+    if view.health_status != "ok":
+        raise typer.Exit(1)
+
+
+@backend_app.command("list")
+def backend_list(as_json: JsonFlag = False) -> None:
+    """Every backend with its provider, status and last check."""
+    views = backends.list_backends(_env())
+    if as_json:
+        sys.stdout.write(json.dumps({"backends": [_backend_json(v) for v in views]}) + "\n")
+        return
+    for view in views:
+        typer.echo(f"{view.name}\t{view.provider}\t{view.status}\t{view.health_status}")
+
+
+@backend_app.command("zones")
+def backend_zones(name: str, as_json: JsonFlag = False) -> None:
+    """Zones the backend's credentials reach."""
+    env = _env()
+    found = _run_async(env, lambda: backends.backend_zones(env, name))
+    _emit(as_json, {"backend": name, "zones": found}, "\n".join(found))
 
 
 def main() -> None:

@@ -41,11 +41,12 @@ class World:
                                           account_id=account_id, name="test")
         return text
 
-    async def zone(self, name: str = "example.test", **policy: Any) -> str:
+    async def zone(self, name: str = "example.test", *, backend: str = "builtin",
+                   **policy: Any) -> str:
         policy.setdefault("visibility", "public")
         policy.setdefault("approval", "auto")
         info = await zones.add_zone(self.env, SYSTEM_CONTEXT, caller=SYSTEM_CALLER, zone=name,
-                                    backend="builtin", policy=zones.PolicyUpdate(**policy))
+                                    backend=backend, policy=zones.PolicyUpdate(**policy))
         return info.name
 
     def realm(self, account_id: int, zone: str, name: str, kind: str = "host",

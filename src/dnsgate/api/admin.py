@@ -14,9 +14,12 @@ from dnsgate.api.schemas import (
     AccountCreated,
     AccountPublic,
     AuditEventPublic,
+    BackendCreate,
     BackendPublic,
+    BackendUpdate,
     GrantCreate,
     GrantPublic,
+    ProviderPublic,
     RealmAdminCreate,
     RealmPublic,
     RealmReject,
@@ -29,10 +32,20 @@ from dnsgate.api.schemas import (
     ZonePolicyPublic,
     ZoneUpdate,
 )
-from dnsgate.api.views import grant_public, realm_public, zone_public
-from dnsgate.db.models import Backend, Zone
+from dnsgate.api.views import grant_public, provider_public, realm_public, zone_public
+from dnsgate.backends import registry
+from dnsgate.db.models import Zone
 from dnsgate.domain.errors import ZoneNotFound
-from dnsgate.services import accounts, audit_log, grants, realms, secondaries, tokens, zones
+from dnsgate.services import (
+    accounts,
+    audit_log,
+    backends,
+    grants,
+    realms,
+    secondaries,
+    tokens,
+    zones,
+)
 from dnsgate.services.audit_log import AuditQuery
 from dnsgate.services.zones import PolicyUpdate, find_zone, normalize_zone
 
@@ -69,11 +82,49 @@ async def enable_account(env: EnvDep, ctx: Ctx, caller: AdminCaller,
         env, ctx, caller=caller, account_id=account_id, status="active"))
 
 
+@router.get("/providers", response_model=list[ProviderPublic])
+async def list_providers(_: AdminCaller) -> list[ProviderPublic]:
+    """Every provider dnsgate can front, with its capabilities and configuration schema."""
+    return [provider_public(p) for _, p in sorted(registry.PROVIDERS.items())]
+
+
 @router.get("/backends", response_model=list[BackendPublic])
 async def list_backends(env: EnvDep, _: AdminCaller) -> list[BackendPublic]:
-    with env.db.read() as session:
-        return [BackendPublic.model_validate(b)
-                for b in session.scalars(select(Backend).order_by(Backend.name))]
+    return [BackendPublic.model_validate(b) for b in backends.list_backends(env)]
+
+
+@router.post("/backends", response_model=BackendPublic, status_code=201)
+async def add_backend(env: EnvDep, ctx: Ctx, caller: AdminCaller,
+                      body: BackendCreate) -> BackendPublic:
+    """Save a provider connection; ``POST .../check`` then tests it."""
+    return BackendPublic.model_validate(backends.add_backend(
+        env, ctx, caller=caller, name=body.name, provider=body.provider, config=body.config))
+
+
+@router.get("/backends/{name}", response_model=BackendPublic)
+async def get_backend(env: EnvDep, _: AdminCaller, name: str) -> BackendPublic:
+    return BackendPublic.model_validate(backends.get_backend(env, name))
+
+
+@router.patch("/backends/{name}", response_model=BackendPublic)
+async def update_backend(env: EnvDep, ctx: Ctx, caller: AdminCaller, name: str,
+                         body: BackendUpdate) -> BackendPublic:
+    """Edit the configuration or enable/disable; disabling stops every write at once."""
+    return BackendPublic.model_validate(await backends.update_backend(
+        env, ctx, caller=caller, name=name, config=body.config, status=body.status))
+
+
+@router.post("/backends/{name}/check", response_model=BackendPublic)
+async def check_backend(env: EnvDep, ctx: Ctx, caller: AdminCaller, name: str) -> BackendPublic:
+    """Test the credentials now; the result is stored as the backend's health."""
+    return BackendPublic.model_validate(await backends.check_backend(
+        env, ctx, caller=caller, name=name))
+
+
+@router.get("/backends/{name}/zones", response_model=list[str])
+async def backend_zones(env: EnvDep, _: AdminCaller, name: str) -> list[str]:
+    """Zones the backend's credentials reach, to pick one to offer."""
+    return await backends.backend_zones(env, name)
 
 
 @router.get("/zones", response_model=list[ZonePolicyPublic])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
@@ -150,9 +150,31 @@ class BackendPublic(BaseModel):
     name: str
     provider: str
     status: str
-    health_status: str
+    owner_account_id: int | None
+    config: dict[str, Any] = Field(description="secrets shown as **********")
+    health_status: str = Field(description="unknown, ok or failing (from the last check)")
     health_message: str
     health_checked_at: datetime | None
+    created_at: datetime
+
+
+class BackendCreate(Strict):
+    name: str = Field(max_length=64)
+    provider: str
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class BackendUpdate(Strict):
+    config: dict[str, Any] | None = Field(
+        default=None, description="fields to change; a secret sent as ********** is kept")
+    status: Literal["active", "disabled"] | None = None
+
+
+class ProviderPublic(BaseModel):
+    name: str
+    description: str
+    capabilities: dict[str, Any]
+    config_schema: dict[str, Any] = Field(description="JSON Schema of the configuration")
 
 
 class GrantCreate(Strict):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dnsgate.api.schemas import GrantPublic, RealmPublic, ZonePolicyPublic
+import dataclasses
+
+from dnsgate.api.schemas import GrantPublic, ProviderPublic, RealmPublic, ZonePolicyPublic
+from dnsgate.backends.base import Provider
 from dnsgate.db.models import Grant, Realm
 from dnsgate.services.context import ZoneInfo
 
@@ -31,3 +34,11 @@ def zone_public(info: ZoneInfo) -> ZonePolicyPublic:
         operations=[o for o in ("read", "create", "update", "delete") if o in p.operations],
         realm_quota=info.realm_quota, ttl_min=info.ttl_min, ttl_max=info.ttl_max,
         default_ttl=info.default_ttl)
+
+
+def provider_public(provider: Provider) -> ProviderPublic:
+    caps = dataclasses.asdict(provider.capabilities)
+    caps["record_types"] = sorted(caps["record_types"])
+    return ProviderPublic(name=provider.name, description=provider.description,
+                          capabilities=caps,
+                          config_schema=provider.config_model.model_json_schema())

@@ -14,13 +14,14 @@ from sqlalchemy import select
 
 from dnsgate.backends.base import Backend, Capabilities, Provider, ProviderConfig
 from dnsgate.backends.builtin import BuiltinBackend
+from dnsgate.backends.sealing import unsealed
 from dnsgate.db.engine import Database
 from dnsgate.db.models import Backend as BackendRow
 from dnsgate.domain.errors import InvalidInput, NotFound
 
 BUILTIN = "builtin"
 
-_PROVIDER_MODULES = (
+_PROVIDER_MODULES: tuple[str, ...] = (
     # one adapter module per line; each exports PROVIDER
     # (new providers above this line)
 )
@@ -77,8 +78,9 @@ def capabilities(name: str) -> Capabilities:
 class BackendRegistry:
     """Opens each configured backend once (adapters keep sessions and caches)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, server_key: bytes) -> None:
         self.db = db
+        self.server_key = server_key
         self._open: dict[int, Backend] = {}
 
     def get(self, backend_id: int) -> Backend:
@@ -90,12 +92,12 @@ class BackendRegistry:
                         BackendRow.id == backend_id)).one_or_none()
             if row is None:
                 raise NotFound(f"backend {backend_id} not found")
-            backend = self.open(row.provider, dict(row.config or {}))
+            backend = self.open(row.provider, unsealed(self.server_key, row.config or {}))
             self._open[backend_id] = backend
         return backend
 
     def open(self, provider_name: str, config: dict[str, Any]) -> Backend:
-        """A new adapter for a provider configuration (not cached)."""
+        """A new adapter for a configuration with its secrets in the clear (not cached)."""
         if provider_name == BUILTIN:
             return BuiltinBackend(self.db)
         return provider(provider_name).open(parse_config(provider_name, config))
@@ -104,6 +106,20 @@ class BackendRegistry:
         """The adapter of the built-in store (there is one per database)."""
         return BuiltinBackend(self.db)
 
-    def forget(self, backend_id: int) -> None:
-        """Drop a cached adapter after its configuration changed."""
-        self._open.pop(backend_id, None)
+    async def forget(self, backend_id: int) -> None:
+        """Drop (and close) a cached adapter after its configuration changed."""
+        backend = self._open.pop(backend_id, None)
+        await close(backend)
+
+    async def aclose(self) -> None:
+        """Close every open adapter (at shutdown)."""
+        opened, self._open = list(self._open.values()), {}
+        for backend in opened:
+            await close(backend)
+
+
+async def close(backend: Backend | None) -> None:
+    """Release an adapter's connections, if it keeps any."""
+    aclose = getattr(backend, "aclose", None)
+    if aclose is not None:
+        await aclose()

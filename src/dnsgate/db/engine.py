@@ -25,6 +25,10 @@ _IMMEDIATE = "dnsgate_immediate"
 log = logging.getLogger("dnsgate.db")
 
 
+def _lock_id(key: str) -> int:
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+
+
 class Database:
     """One engine and the two ways to use it: ``read()`` and ``write()``."""
 
@@ -102,8 +106,34 @@ class Database:
         """
         if self.is_sqlite:
             return
-        lock_id = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
-        session.connection().execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_id})
+        session.connection().execute(text("SELECT pg_advisory_xact_lock(:k)"),
+                                     {"k": _lock_id(key)})
+
+    def acquire_lock(self, key: str) -> Callable[[], None] | None:
+        """Take the lock ``key`` across nodes for work outside any transaction
+        (a provider's read-modify-write); returns the function that releases it.
+
+        On PostgreSQL this is a session-level advisory lock on a connection held
+        until release (blocking: call it from a worker thread). SQLite serves one
+        node, whose in-process lock is enough: None.
+        """
+        if self.is_sqlite:
+            return None
+        conn = self.engine.connect()
+        try:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _lock_id(key)})
+            conn.commit()
+        except BaseException:
+            conn.close()
+            raise
+
+        def release() -> None:
+            try:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _lock_id(key)})
+                conn.commit()
+            finally:
+                conn.close()
+        return release
 
     def ping(self) -> bool:
         try:

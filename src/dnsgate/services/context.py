@@ -12,6 +12,7 @@ from dnsgate.backends.registry import BackendRegistry
 from dnsgate.db.engine import Database
 from dnsgate.domain.policy import Address, Principal, ZonePolicy
 from dnsgate.services.ratelimit import RateLimiter
+from dnsgate.services.zonelock import ZoneLocks
 
 ActorType = Literal["account", "token", "api_key", "system"]
 
@@ -29,6 +30,7 @@ class Env:
     backends: BackendRegistry
     limiter: RateLimiter
     clock: Callable[[], datetime] = utcnow
+    zone_locks: ZoneLocks = field(default_factory=ZoneLocks)
 
 
 @dataclass(frozen=True, slots=True)

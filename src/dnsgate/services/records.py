@@ -9,14 +9,23 @@ written.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, cast
+from typing import Literal, TypeVar, cast
 
 from dnsgate.backends.base import Backend, TransactionalBackend
 from dnsgate.db.raw import Executor, Raw
 from dnsgate.domain import names
-from dnsgate.domain.errors import Denied, InvalidInput, InvalidRecord, ZoneNotFound
+from dnsgate.domain.errors import (
+    BackendTimeout,
+    BackendUnavailable,
+    Denied,
+    DnsgateError,
+    InvalidInput,
+    InvalidRecord,
+    ZoneNotFound,
+)
 from dnsgate.domain.policy import Decision, Operation, credential_standing, decide
 from dnsgate.domain.records import (
     Change,
@@ -32,6 +41,8 @@ from dnsgate.services import audit
 from dnsgate.services.context import Caller, Env, RequestContext, ZoneInfo
 from dnsgate.services.zones import find_zone, may_see, normalize_zone
 
+log = logging.getLogger("dnsgate.records")
+T = TypeVar("T")
 MAX_BATCH = 1000
 _REFUSED_CREDENTIAL = frozenset({"token_revoked", "token_expired", "account_disabled",
                                  "ip_not_allowed"})
@@ -131,11 +142,15 @@ async def list_rrsets(env: Env, ctx: RequestContext, *, caller: Caller, zone: st
     backend = env.backends.get(info.backend_id)
     now = env.clock()
     principal = caller.principal
-    if not backend.capabilities.transactional:
-        raise NotImplementedError("only transactional backends are wired in this build")
-    with env.db.transaction(write=True) as tx:
-        rrsets = cast(TransactionalBackend, backend).read_in(tx, info.name, owner, wanted)
-        touch(tx, env, ctx, caller)
+    if backend.capabilities.transactional:
+        with env.db.transaction(write=True) as tx:
+            rrsets = cast(TransactionalBackend, backend).read_in(tx, info.name, owner, wanted)
+            touch(tx, env, ctx, caller)
+    else:
+        rrsets = await _upstream(env, ctx, caller, info, "rrset.read",
+                                 backend.read(info.name, owner, wanted))
+        with env.db.transaction(write=True) as tx:
+            touch(tx, env, ctx, caller)
     return [rr for rr in rrsets
             if decide(principal, "read", info.policy, rr.name, rr.type, ctx.address, now)]
 
@@ -170,6 +185,9 @@ def parse_changes(info: ZoneInfo, backend: Backend, inputs: Sequence[ChangeInput
         if item.action == "delete":
             out.append(Delete(name, rtype))
             continue
+        if item.ttl is not None and not caps.per_record_ttl:
+            raise InvalidRecord(f"backend {info.backend_name} has one TTL for the whole zone; "
+                                "leave ttl out")
         ttl = info.default_ttl if item.ttl is None else item.ttl
         check_ttl(ttl, minimum=info.ttl_min, maximum=info.ttl_max)
         out.append(Upsert(RRset(name, rtype, ttl, canonical_records(rtype, item.records))))
@@ -201,8 +219,12 @@ def _preauthorize(env: Env, ctx: RequestContext, caller: Caller, info: ZoneInfo,
 
 def _plan(env: Env, ctx: RequestContext, caller: Caller, info: ZoneInfo,
           changes: Sequence[Change], current: dict[str, list[RRset]],
-          result: ChangeResult) -> list[tuple[Change, str]]:
-    """Effective changes against the current state, each with its operation."""
+          result: ChangeResult, *, per_record_ttl: bool = True) -> list[tuple[Change, str]]:
+    """Effective changes against the current state, each with its operation.
+
+    Without per-record TTLs (one TTL per zone) an RRset with the same records
+    is unchanged whatever TTL was asked for.
+    """
     state = {name: {rr.type: rr for rr in rrsets} for name, rrsets in current.items()}
     planned: list[tuple[Change, str]] = []
     for change in changes:
@@ -220,8 +242,8 @@ def _plan(env: Env, ctx: RequestContext, caller: Caller, info: ZoneInfo,
         if not decision.allowed:
             raise _Denial(decision, op, name, rtype)
         state[name][rtype] = change.rrset
-        if (existing is not None and existing.ttl == change.rrset.ttl
-                and set(existing.records) == set(change.rrset.records)):
+        if (existing is not None and set(existing.records) == set(change.rrset.records)
+                and (existing.ttl == change.rrset.ttl or not per_record_ttl)):
             result.upserted.append(existing)
             result.unchanged += 1
             continue
@@ -244,10 +266,10 @@ async def apply_changes(env: Env, ctx: RequestContext, *, caller: Caller, zone: 
         if caller.actor_type == "token":
             env.limiter.hit("token_write", caller.actor_id)
         _preauthorize(env, ctx, caller, info, changes)
-        if not backend.capabilities.transactional:
-            raise NotImplementedError("only transactional backends are wired in this build")
-        return _apply_transactional(env, ctx, caller, info,
-                                    cast(TransactionalBackend, backend), changes)
+        if backend.capabilities.transactional:
+            return _apply_transactional(env, ctx, caller, info,
+                                        cast(TransactionalBackend, backend), changes)
+        return await _apply_upstream(env, ctx, caller, info, backend, changes)
     except _Denial as denial:
         raise deny(env, ctx, caller, Decision(False, denial.code),
                    action=f"rrset.{denial.op}", zone=info.name, name=denial.name,
@@ -267,17 +289,81 @@ def _apply_transactional(env: Env, ctx: RequestContext, caller: Caller, info: Zo
         current = {name: backend.read_in(tx, info.name, name) for name in touched}
         planned = _plan(env, ctx, caller, info, changes, current, result)
         backend.apply_in(tx, info.name, [change for change, _ in planned])
-        result.changed = len(planned)
-        now = env.clock()
-        for change, op in planned:
-            name, rtype = change.key
-            details = ({"ttl": change.rrset.ttl, "records": list(change.rrset.records)}
-                       if isinstance(change, Upsert) else {})
-            audit.record(tx, ctx, caller=caller, action=f"rrset.{op}", when=now,
-                         zone=info.name, name=name, rtype=rtype, details=details)
-            if isinstance(change, Upsert):
-                result.upserted.append(change.rrset)
-            else:
-                result.deleted.append(change.key)
-        touch(tx, env, ctx, caller)
+        _record_applied(tx, env, ctx, caller, info, planned, result)
     return result
+
+
+def _record_applied(tx: Executor, env: Env, ctx: RequestContext, caller: Caller,
+                    info: ZoneInfo, planned: Sequence[tuple[Change, str]],
+                    result: ChangeResult) -> None:
+    """Audit each applied change, note it in the result, and touch the token."""
+    result.changed = len(planned)
+    now = env.clock()
+    for change, op in planned:
+        name, rtype = change.key
+        details = ({"ttl": change.rrset.ttl, "records": list(change.rrset.records)}
+                   if isinstance(change, Upsert) else {})
+        audit.record(tx, ctx, caller=caller, action=f"rrset.{op}", when=now,
+                     zone=info.name, name=name, rtype=rtype, details=details)
+        if isinstance(change, Upsert):
+            result.upserted.append(change.rrset)
+        else:
+            result.deleted.append(change.key)
+    touch(tx, env, ctx, caller)
+
+
+#: Above this many names in one change set, read the whole zone once instead.
+_READ_ZONE_ABOVE = 3
+
+
+async def _apply_upstream(env: Env, ctx: RequestContext, caller: Caller, info: ZoneInfo,
+                          backend: Backend, changes: Sequence[Change]) -> ChangeResult:
+    """A change set on a provider: read, plan and apply under the zone's write
+    lock (so a read-modify-write never loses a concurrent update), then audit.
+
+    The provider applies the whole set or nothing (adapters without atomic
+    batches get one change at a time, see ``parse_changes``); a failure is
+    audited with the provider's detail and surfaces as 502/504.
+    """
+    result = ChangeResult()
+    touched = list(dict.fromkeys(change.key[0] for change in changes))
+    async with env.zone_locks.hold(env.db, info.name):
+        if len(touched) > _READ_ZONE_ABOVE:
+            everything = await _upstream(env, ctx, caller, info, "rrset.change",
+                                         backend.read(info.name))
+            current = {name: [rr for rr in everything if rr.name == name] for name in touched}
+        else:
+            current = {}
+            for name in touched:
+                current[name] = await _upstream(env, ctx, caller, info, "rrset.change",
+                                                backend.read(info.name, name))
+        planned = _plan(env, ctx, caller, info, changes, current, result,
+                        per_record_ttl=backend.capabilities.per_record_ttl)
+        if planned:
+            await _upstream(env, ctx, caller, info, "rrset.change",
+                            backend.apply(info.name, [change for change, _ in planned]))
+    with env.db.transaction(write=True) as tx:
+        _record_applied(tx, env, ctx, caller, info, planned, result)
+    return result
+
+
+async def _upstream(env: Env, ctx: RequestContext, caller: Caller, info: ZoneInfo,
+                    action: str, call: Awaitable[T]) -> T:
+    """Await a provider call; a failure is audited (with the provider's detail,
+    never a credential) and raised as BackendUnavailable / BackendTimeout."""
+    try:
+        return await call
+    except BackendUnavailable as exc:
+        failure = exc
+    except DnsgateError:
+        raise
+    except Exception as exc:  # an adapter bug or an unmapped library error
+        log.exception("backend %s failed on %s", info.backend_name, info.name)
+        failure = BackendUnavailable(f"backend {info.backend_name} failed",
+                                     detail=f"{type(exc).__name__}")
+    code = "backend_timeout" if isinstance(failure, BackendTimeout) else "backend_unavailable"
+    with env.db.write() as session:
+        audit.record(session, ctx, caller=caller, action=action, when=env.clock(),
+                     outcome="error", code=code, zone=info.name,
+                     details={"backend": info.backend_name, "upstream": failure.detail})
+    raise failure

@@ -208,6 +208,13 @@ async def add_zone(
     SOA/NS defaults; on other backends the zone must exist there.
     """
     name = names.normalize(zone, allow_wildcard=False)
+    with env.db.read() as session:
+        found = session.execute(select(Backend.id, Backend.provider).where(
+            Backend.name == backend)).one_or_none()
+    if found is None:
+        raise NotFound(f"backend {backend!r} not found")
+    if found.provider != BUILTIN:
+        await _require_upstream_zone(env, found.id, backend, name)
     now = env.clock()
     with env.db.write() as session:
         backend_row = session.scalars(select(Backend).where(Backend.name == backend)).first()
@@ -231,6 +238,20 @@ async def add_zone(
         audit.record(session, ctx, caller=caller, action="zone.add", when=now, zone=name,
                      target=f"zone:{row.id}", details={"backend": backend})
         return find_zone(session, name)
+
+
+async def _require_upstream_zone(env: Env, backend_id: int, backend: str, zone: str) -> None:
+    """A provider's zone must exist there (dnsgate does not create zones at providers).
+
+    Providers that list zones are asked for the list; the others must at
+    least let us read the zone.
+    """
+    adapter = env.backends.get(backend_id)
+    if adapter.capabilities.list_zones:
+        if zone not in await adapter.zones():
+            raise NotFound(f"zone {zone} does not exist on backend {backend}")
+        return
+    await adapter.read(zone, zone)
 
 
 def update_zone(

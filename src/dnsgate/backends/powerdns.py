@@ -1,0 +1,325 @@
+"""PowerDNS Authoritative, through its HTTP API (``/api/v1``).
+
+A whole change set is ONE ``PATCH /zones/{zone}`` of rrsets with changetype
+REPLACE or DELETE; PowerDNS applies such a PATCH in one backend transaction
+(all or nothing), so batches are atomic. Reads ask for one name (and type)
+with ``rrset_name``/``rrset_type`` (PowerDNS >= 4.7; older servers ignore
+the parameters, so results are filtered here as well).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+from pydantic import Field, SecretStr, field_validator
+
+from dnsgate.backends.base import Capabilities, Health, Provider, ProviderConfig, ZoneDefaults
+from dnsgate.domain import names
+from dnsgate.domain.errors import (
+    BackendTimeout,
+    BackendUnavailable,
+    Conflict,
+    DnsgateError,
+    InvalidName,
+    InvalidRecord,
+    ZoneNotFound,
+)
+from dnsgate.domain.records import WRITABLE_TYPES, Change, RRset, Upsert, canonical_rdata
+
+FAILED = "powerdns backend failed"
+TIMED_OUT = "powerdns backend timed out"
+#: Idempotent reads are retried this often on a connection failure or 502/503/504.
+READ_RETRIES = 2
+_BACKOFF = 0.2
+_EXCERPT = 200
+_RETRY_STATUS = frozenset({502, 503, 504})
+
+
+class PowerDNSConfig(ProviderConfig):
+    """Where the API is and the key that opens it."""
+
+    #: Base URL of the PowerDNS webserver, e.g. ``http://127.0.0.1:8081`` (``/api/v1`` optional).
+    api_url: str = Field(min_length=1, max_length=2000)
+    api_key: SecretStr = Field(min_length=1)
+    server_id: str = Field(default="localhost", pattern=r"^[A-Za-z0-9._-]+$", max_length=100)
+
+    @field_validator("api_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        # Messages never echo the value: a URL may carry credentials.
+        try:
+            parts = urlsplit(value)
+            _ = parts.port  # raises on a malformed port
+        except ValueError:
+            raise ValueError("must be an http or https URL") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http or https URL")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("must not contain credentials; use api_key")
+        if parts.query or parts.fragment:
+            raise ValueError("must not have a query or fragment")
+        url = value.rstrip("/")
+        return url[: -len("/api/v1")] if url.endswith("/api/v1") else url
+
+
+class PowerDNSBackend:
+    """One PowerDNS server (``server_id``) reached with one API key."""
+
+    provider = "powerdns"
+    capabilities = Capabilities(list_zones=True, create_zones=True, atomic_batches=True,
+                                per_record_ttl=True, record_types=WRITABLE_TYPES)
+
+    def __init__(self, config: PowerDNSConfig, *,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.config = config
+        self._transport = transport  # injected by tests to see what goes upstream
+        self._client: httpx.AsyncClient | None = None
+        self._base = f"{config.api_url}/api/v1/servers/{quote(config.server_id, safe='')}"
+
+    # -- the Backend protocol ------------------------------------------------
+
+    async def check(self) -> Health:
+        try:
+            response = await self._request("GET", "", read=True, allow=(401, 403, 404))
+        except BackendTimeout:
+            return Health.now(False, f"no answer within {self.config.timeout:g}s")
+        except _Failure as exc:
+            return Health.now(False, exc.health)
+        if response.status_code in (401, 403):
+            return Health.now(False, f"authentication failed (HTTP {response.status_code})")
+        if response.status_code == 404:
+            return Health.now(False, f"server id {self.config.server_id!r} not found (HTTP 404)")
+        try:
+            body = _json(response)
+        except _Failure as exc:
+            return Health.now(False, exc.health)
+        if not isinstance(body, dict) or "id" not in body:
+            return Health.now(False, "unexpected answer from the API")
+        return Health.now(True, f"PowerDNS {body.get('version', '?')} reachable")
+
+    async def zones(self) -> list[str]:
+        body = _json(await self._request("GET", "/zones", read=True))
+        if not isinstance(body, list):
+            raise _unexpected("zone list is not a list")
+        out = []
+        for item in body:
+            if isinstance(item, dict) and isinstance(item.get("name"), str):
+                with contextlib.suppress(InvalidName):
+                    out.append(names.normalize(item["name"], allow_wildcard=False))
+        return sorted(out)
+
+    async def read(self, zone: str, name: str | None = None,
+                   rtype: str | None = None) -> list[RRset]:
+        params = {"rrsets": "true"}
+        if name is not None:
+            params["rrset_name"] = _fqdn(name)
+            if rtype is not None:  # PowerDNS accepts rrset_type only with rrset_name
+                params["rrset_type"] = rtype
+        response = await self._request("GET", _zone_path(zone), read=True, params=params,
+                                       allow=(404, 422))
+        if response.status_code in (404, 422):
+            raise ZoneNotFound(f"zone {zone} is not on the PowerDNS server")
+        body = _json(response)
+        if not isinstance(body, dict) or not isinstance(body.get("rrsets"), list):
+            raise _unexpected("zone answer without rrsets")
+        out = []
+        for item in body["rrsets"]:
+            rrset = _rrset(item)
+            if rrset is None:
+                continue
+            if (name is None or rrset.name == name) and (rtype is None or rrset.type == rtype):
+                out.append(rrset)
+        return sorted(out, key=lambda rr: (rr.name, rr.type))
+
+    async def apply(self, zone: str, changes: Sequence[Change]) -> None:
+        """All changes in one PATCH: PowerDNS commits it whole or not at all."""
+        if not changes:
+            return
+        rrsets: list[dict[str, Any]] = []
+        for change in changes:
+            if isinstance(change, Upsert):
+                rr = change.rrset
+                rrsets.append({
+                    "name": _fqdn(rr.name), "type": rr.type, "ttl": rr.ttl,
+                    "changetype": "REPLACE",
+                    "records": [{"content": record, "disabled": False}
+                                for record in rr.records]})
+            else:
+                rrsets.append({"name": _fqdn(change.name), "type": change.type,
+                               "changetype": "DELETE"})
+        response = await self._request("PATCH", _zone_path(zone), json={"rrsets": rrsets},
+                                       allow=(404, 422))
+        if response.status_code == 404:
+            raise ZoneNotFound(f"zone {zone} is not on the PowerDNS server")
+        if response.status_code == 422:
+            # The change was refused as a whole (PowerDNS validated it before
+            # committing anything): the records, not the provider, are at fault.
+            raise InvalidRecord(f"PowerDNS refused the change: {_error_text(response)}")
+
+    # -- zones (capability create_zones) -------------------------------------
+
+    async def create_zone(self, zone: str, defaults: ZoneDefaults) -> None:
+        """A Native zone with SOA and NS from ``defaults``."""
+        fqdn = _fqdn(zone)
+        nameservers = [_fqdn(ns) for ns in defaults.nameservers]
+        soa = (f"{nameservers[0]} {_fqdn(defaults.hostmaster)} 1 10800 3600 604800 "
+               f"{defaults.ttl}")
+        response = await self._request("POST", "/zones", allow=(409, 422), json={
+            "name": fqdn, "kind": "Native", "nameservers": nameservers,
+            "rrsets": [{"name": fqdn, "type": "SOA", "ttl": defaults.ttl,
+                        "changetype": "REPLACE",
+                        "records": [{"content": soa, "disabled": False}]}]})
+        if response.status_code == 409:
+            raise Conflict(f"zone {zone} already exists on the PowerDNS server")
+        if response.status_code == 422:
+            raise InvalidRecord(f"PowerDNS refused the zone: {_error_text(response)}")
+
+    async def delete_zone(self, zone: str) -> None:
+        response = await self._request("DELETE", _zone_path(zone), allow=(404, 422))
+        if response.status_code in (404, 422):
+            raise ZoneNotFound(f"zone {zone} is not on the PowerDNS server")
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+
+    # -- HTTP ------------------------------------------------------------------
+
+    def _http(self) -> httpx.AsyncClient:
+        # Created on first use, inside the running loop; reused for keep-alive.
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                timeout=self.config.timeout, transport=self._transport,
+                headers={"X-API-Key": self.config.api_key.get_secret_value(),
+                         "Accept": "application/json"})
+        return self._client
+
+    async def _request(self, method: str, path: str, *, read: bool = False,
+                       allow: tuple[int, ...] = (), params: dict[str, str] | None = None,
+                       json: Any = None) -> httpx.Response:
+        """One API call; 2xx and the ``allow``ed statuses return, the rest raise.
+
+        Reads are retried (at most READ_RETRIES times) when the connection
+        failed or the server answered 502/503/504; writes never are.
+        """
+        url = self._base + path
+        attempts = 1 + (READ_RETRIES if read else 0)
+        for attempt in range(attempts):
+            last = attempt == attempts - 1
+            try:
+                response = await _within(self.config.timeout, lambda: self._http().request(
+                    method, url, params=params, json=json))
+            except (TimeoutError, httpx.TimeoutException):
+                raise BackendTimeout(TIMED_OUT, detail=(
+                    f"{method} {path or '/'}: no answer within {self.config.timeout:g}s"
+                )) from None
+            except httpx.TransportError as exc:
+                if not last:
+                    await asyncio.sleep(_BACKOFF * (attempt + 1))
+                    continue
+                raise _Failure("cannot connect to the API", f"{method} {path or '/'}: "
+                               f"{type(exc).__name__}: {self._scrub(str(exc))}") from None
+            if response.status_code in _RETRY_STATUS and not last:
+                await asyncio.sleep(_BACKOFF * (attempt + 1))
+                continue
+            if response.is_success or response.status_code in allow:
+                return response
+            kind = ("authentication failed" if response.status_code in (401, 403)
+                    else "unexpected answer")
+            raise _Failure(f"{kind} (HTTP {response.status_code})",
+                           f"{method} {path or '/'}: HTTP {response.status_code}: "
+                           f"{self._scrub(_excerpt(response))}")
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _scrub(self, text: str) -> str:
+        key = self.config.api_key.get_secret_value()
+        return text.replace(key, "**********") if key else text
+
+
+class _Failure(BackendUnavailable):
+    """BackendUnavailable with a one-line summary for ``check()`` (never a secret)."""
+
+    def __init__(self, health: str, detail: str) -> None:
+        super().__init__(FAILED, detail=detail)
+        self.health = health
+
+
+async def _within(seconds: float, call: Callable[[], Awaitable[httpx.Response]]
+                  ) -> httpx.Response:
+    # httpx's timeout is per phase (connect, each read); this bounds the whole call.
+    async with asyncio.timeout(seconds):
+        return await call()
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise _Failure("unparseable answer from the API",
+                       f"HTTP {response.status_code}, not JSON: {_excerpt(response)}") from None
+
+
+def _unexpected(what: str) -> BackendUnavailable:
+    return _Failure("unexpected answer from the API", what)
+
+
+def _excerpt(response: httpx.Response) -> str:
+    return response.content[:_EXCERPT].decode("utf-8", "replace")
+
+
+def _error_text(response: httpx.Response) -> str:
+    with contextlib.suppress(ValueError):
+        body = response.json()
+        if isinstance(body, dict) and isinstance(body.get("error"), str):
+            return str(body["error"])[:_EXCERPT]
+    return _excerpt(response)
+
+
+def _fqdn(name: str) -> str:
+    return name.rstrip(".") + "."
+
+
+def _zone_path(zone: str) -> str:
+    # A normalized name cannot contain '/' or '?'; normalizing again keeps it so.
+    return "/zones/" + quote(_fqdn(names.normalize(zone, allow_wildcard=False)), safe="")
+
+
+def _rrset(item: Any) -> RRset | None:
+    """An RRset from the API's JSON; None when it has no enabled records or
+    cannot be represented (a PowerDNS-only type such as ALIAS or LUA)."""
+    if not isinstance(item, dict):
+        raise _unexpected("rrset is not an object")
+    try:
+        name = names.normalize(str(item["name"]))
+        rtype = str(item["type"]).upper()
+        ttl = int(item["ttl"])
+        records = [record["content"] for record in item.get("records", [])
+                   if not record.get("disabled", False)]
+    except (KeyError, TypeError, ValueError, InvalidName):
+        return None
+    if not records:
+        return None
+    try:
+        canonical = tuple(dict.fromkeys(canonical_rdata(rtype, str(text)) for text in records))
+    except DnsgateError:
+        return None
+    return RRset(name, rtype, ttl, canonical)
+
+
+def _open(config: PowerDNSConfig) -> PowerDNSBackend:
+    return PowerDNSBackend(config)
+
+
+PROVIDER = Provider(
+    name="powerdns",
+    description="PowerDNS Authoritative through its HTTP API (atomic PATCH per change set)",
+    config_model=PowerDNSConfig,
+    capabilities=PowerDNSBackend.capabilities,
+    open=_open,
+)
