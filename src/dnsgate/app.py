@@ -82,6 +82,8 @@ def create_app(settings: Settings, *, env: Env | None = None, migrate_on_start: 
     for module in (records, auth, account, admin):
         v1.include_router(module.router)
     app.include_router(v1)
+    # protocol facades (src/dnsgate/compat), each mounted at its clients' paths
+    # (compat routers above this line)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
