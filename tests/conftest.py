@@ -171,3 +171,9 @@ def world(env):
     from tests.support.factories import World
 
     return World(env)
+
+
+@pytest.fixture
+def admin(world) -> str:
+    """The API key of an admin account named ``root``."""
+    return world.api_key(world.account("root", admin=True))

@@ -55,12 +55,6 @@ def env(env, clock):  # extends the fixture of tests/conftest.py
 
 
 @pytest.fixture
-def admin(world) -> str:
-    """The API key of an admin account named ``root``."""
-    return world.api_key(world.account("root", admin=True))
-
-
-@pytest.fixture
 def make_settings(settings) -> Callable[..., Any]:
     """The test settings (same database and key) with some values changed."""
     from dnsgate.config import Settings

@@ -312,8 +312,9 @@ def _record_applied(tx: Executor, env: Env, ctx: RequestContext, caller: Caller,
     touch(tx, env, ctx, caller)
 
 
-#: Above this many names in one change set, read the whole zone once instead.
-_READ_ZONE_ABOVE = 3
+#: Above this many names in one change set, read the whole zone once instead
+#: (one upstream call; for some providers every read is a whole-zone read).
+_READ_ZONE_ABOVE = 1
 
 
 async def _apply_upstream(env: Env, ctx: RequestContext, caller: Caller, info: ZoneInfo,
