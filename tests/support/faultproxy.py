@@ -52,8 +52,18 @@ class FaultProxy:
             self.mode = "pass"
 
     def stop(self) -> None:
+        """Cancel open connections (``slow`` leaves some hanging), stop, close the loop."""
+        async def cancel_handlers() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.sleep(0)  # let the closed transports drop their sockets
+
+        asyncio.run_coroutine_threadsafe(cancel_handlers(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+        self._loop.close()
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
