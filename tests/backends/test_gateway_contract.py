@@ -11,6 +11,7 @@ detail in the audit log, no credential anywhere, and the zone unchanged.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +43,12 @@ class Gateway:
 
 @pytest.fixture
 async def gateway(harness: ProviderHarness, world: World, client: httpx.AsyncClient,
-                  admin: str) -> Gateway:
+                  admin: str, env: Any) -> AsyncIterator[Gateway]:
+    """A backend on the harness's upstream, a zone from it, a token for lab.<zone>.
+
+    The app runs without its lifespan here, so the adapters it opened are
+    closed at the end by hand (as the lifespan does at shutdown).
+    """
     zone = harness.new_zone()
     headers = bearer(admin)
     added = await client.post("/api/v1/admin/backends", headers=headers, json={
@@ -58,7 +64,10 @@ async def gateway(harness: ProviderHarness, world: World, client: httpx.AsyncCli
     alice = world.account("alice")
     realm_id = world.realm(alice, zone, realm, kind="subtree", types=["A", "AAAA", "TXT"])
     caps = registry.provider(harness.provider).capabilities
-    return Gateway(zone, realm, world.token(realm_id).secret, headers, caps.per_record_ttl)
+    try:
+        yield Gateway(zone, realm, world.token(realm_id).secret, headers, caps.per_record_ttl)
+    finally:
+        await env.backends.aclose()
 
 
 async def test_write_read_delete_through_the_api(harness: ProviderHarness, gateway: Gateway,

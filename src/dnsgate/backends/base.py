@@ -104,3 +104,21 @@ def secret_fields(model: type[BaseModel]) -> frozenset[str]:
     """Names of the fields of ``model`` that hold secrets."""
     return frozenset(name for name, info in model.model_fields.items()
                      if info.annotation in (SecretStr, SecretStr | None))
+
+
+def secret_values(config: BaseModel) -> list[str]:
+    """Every secret in a configuration, nested ones included (to prove none leaks)."""
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, SecretStr):
+            found.append(value.get_secret_value())
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                walk(item)
+
+    walk(config.model_dump(mode="python"))
+    return [value for value in found if value]

@@ -160,6 +160,7 @@ class PowerDNSBackend:
             # The change was refused as a whole (PowerDNS validated it before
             # committing anything): the records, not the provider, are at fault.
             raise InvalidRecord(f"PowerDNS refused the change: {_error_text(response)}")
+        _expect_no_content(response)
 
     # -- zones (capability create_zones) -------------------------------------
 
@@ -178,11 +179,13 @@ class PowerDNSBackend:
             raise Conflict(f"zone {zone} already exists on the PowerDNS server")
         if response.status_code == 422:
             raise InvalidRecord(f"PowerDNS refused the zone: {_error_text(response)}")
+        _expect_no_content(response)
 
     async def delete_zone(self, zone: str) -> None:
         response = await self._request("DELETE", _zone_path(zone), allow=(404, 422))
         if response.status_code in (404, 422):
             raise ZoneNotFound(f"zone {zone} is not on the PowerDNS server")
+        _expect_no_content(response)
 
     async def aclose(self) -> None:
         client, self._client = self._client, None
@@ -263,6 +266,13 @@ def _json(response: httpx.Response) -> Any:
     except ValueError:
         raise _Failure("unparseable answer from the API",
                        f"HTTP {response.status_code}, not JSON: {_excerpt(response)}") from None
+
+
+def _expect_no_content(response: httpx.Response) -> None:
+    """A write answers 204; anything else must at least be JSON, or we cannot
+    tell whether the change was made."""
+    if response.status_code != 204 and response.content.strip():
+        _json(response)
 
 
 def _unexpected(what: str) -> BackendUnavailable:

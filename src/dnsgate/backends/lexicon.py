@@ -1,0 +1,515 @@
+"""Any DNS provider dns-lexicon supports, through its Python API.
+
+Lexicon speaks single records (create / list / delete one record), is
+blocking (``requests``) and cannot list zones, so this bridge
+
+* runs every lexicon call in a worker thread under ``asyncio.wait_for``, with
+  a default HTTP timeout on the ``requests`` calls made from that thread (so
+  an abandoned thread ends too);
+* turns one Upsert into record deletes and creates, and undoes the done ones
+  (best effort) when a later call fails: batches are not atomic;
+* instantiates the lexicon provider for the exact zone dnsgate manages.
+  ``lexicon.client.Client`` is not used: it guesses the zone with
+  ``tldextract``, which downloads the public suffix list and gets private
+  zones such as ``lab.example`` wrong.
+
+Lexicon's record content is provider-flavoured (TXT quoting, CNAME targets
+without trailing dot, MX priority outside the content for most providers),
+so a provider's record types and TXT form come from :data:`_DIALECTS`; an
+unlisted provider gets the portable set (A, AAAA, CNAME, TXT).
+
+``credentials`` holds the provider's options (``auth_token``, ``pdns_server``,
+...). Every value is a secret (masked, sealed at rest) except the keys in
+:data:`PUBLIC_OPTIONS` (endpoints and ids), which stay plain strings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextvars
+import dataclasses
+import functools
+import logging
+import re
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import dns.exception
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from dnsgate.backends.base import Capabilities, Health, Provider, ProviderConfig
+from dnsgate.domain import names
+from dnsgate.domain.errors import (
+    BackendTimeout,
+    BackendUnavailable,
+    DnsgateError,
+    InvalidName,
+    InvalidRecord,
+    ZoneNotFound,
+)
+from dnsgate.domain.records import Change, RRset, Upsert, canonical_rdata
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+FAILED = "lexicon backend failed"
+TIMED_OUT = "lexicon backend timed out"
+_EXCERPT = 200
+#: Provider options that are not secrets: where the API is, which server or zone id.
+PUBLIC_OPTIONS = frozenset({"pdns_server", "pdns_server_id", "pdns_disable_notify",
+                            "endpoint", "ib_host", "ddns_server", "zone_id"})
+_OPTION = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Dialect:
+    """How one lexicon provider writes record content."""
+
+    record_types: frozenset[str]
+    #: TXT content is presentation text (quoted strings) minus the outer quotes.
+    txt_presentation: bool = False
+    #: The provider appends the zone to CNAME targets outside it (lexicon's
+    #: powerdns ``_fqdn_name``), so only in-zone targets are safe to write.
+    cname_in_zone_only: bool = False
+
+
+PORTABLE = Dialect(frozenset({"A", "AAAA", "CNAME", "TXT"}))
+_DIALECTS = {
+    # Content goes to PowerDNS verbatim (presentation format), except TXT/CNAME.
+    "powerdns": Dialect(frozenset({"A", "AAAA", "CAA", "CNAME", "MX", "NS", "PTR", "SRV",
+                                   "SSHFP", "TLSA", "TXT"}),
+                        txt_presentation=True, cname_in_zone_only=True),
+}
+ALL_TYPES = frozenset().union(PORTABLE.record_types,
+                              *(d.record_types for d in _DIALECTS.values()))
+
+
+def dialect(provider_name: str) -> Dialect:
+    return _DIALECTS.get(provider_name, PORTABLE)
+
+
+# -- configuration ----------------------------------------------------------
+
+
+def available_providers() -> dict[str, bool]:
+    """Lexicon's providers, each with whether its extra dependencies are installed."""
+    try:
+        from lexicon._private.discovery import find_providers
+    except ImportError:  # dns-lexicon is an optional dependency
+        return {}
+    return dict(find_providers())
+
+
+def _provider_class(provider_name: str) -> Any:
+    from lexicon._private.discovery import load_provider_module
+    return load_provider_module(provider_name).Provider
+
+
+@functools.cache
+def provider_options(provider_name: str) -> frozenset[str]:
+    """The options a lexicon provider declares on its command line (``--auth-token``...)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    _provider_class(provider_name).configure_parser(parser)
+    return frozenset(vars(parser.parse_args([])))
+
+
+class LexiconConfig(ProviderConfig):
+    """A lexicon provider and its options; see the module docstring for secrets."""
+
+    provider_name: str = Field(min_length=1, max_length=64)
+    credentials: dict[str, SecretStr | str] = Field(default_factory=dict, max_length=32)
+    #: A zone at the provider that ``check()`` authenticates against; lexicon has no ping.
+    check_domain: str | None = None
+
+    @field_validator("provider_name")
+    @classmethod
+    def _known_provider(cls, value: str) -> str:
+        name = value.lower()
+        known = available_providers()
+        if not known:
+            raise ValueError("dns-lexicon is not installed (pip install dns-lexicon)")
+        if name not in known:
+            raise ValueError("not a dns-lexicon provider")
+        if not known[name]:
+            raise ValueError(f"needs extra dependencies: pip install 'dns-lexicon[{name}]'")
+        return name
+
+    @field_validator("credentials")
+    @classmethod
+    def _secret_unless_public(cls, value: dict[str, SecretStr | str]
+                              ) -> dict[str, SecretStr | str]:
+        out: dict[str, SecretStr | str] = {}
+        for key, item in value.items():
+            if not _OPTION.fullmatch(key):
+                raise ValueError("option names are lowercase words joined by '_'")
+            text = item.get_secret_value() if isinstance(item, SecretStr) else item
+            out[key] = text if key in PUBLIC_OPTIONS else SecretStr(text)
+        return out
+
+    @field_validator("check_domain")
+    @classmethod
+    def _zone_name(cls, value: str | None) -> str | None:
+        try:
+            return None if value is None else names.normalize(value, allow_wildcard=False)
+        except InvalidName as exc:  # pydantic reports ValueError under the field's name
+            raise ValueError(exc.message) from None
+
+    @model_validator(mode="after")
+    def _options_of_provider(self) -> LexiconConfig:
+        options = provider_options(self.provider_name)
+        unknown = sorted(set(self.credentials) - options)
+        if unknown:
+            raise ValueError(f"credentials: {', '.join(unknown)} not an option of lexicon "
+                             f"provider {self.provider_name} (known: {', '.join(sorted(options))})")
+        return self
+
+    def options(self) -> dict[str, str]:
+        """The provider options in the clear, for lexicon only."""
+        return {key: value.get_secret_value() if isinstance(value, SecretStr) else value
+                for key, value in self.credentials.items()}
+
+    def secrets(self) -> list[str]:
+        return [value.get_secret_value() for value in self.credentials.values()
+                if isinstance(value, SecretStr) and value.get_secret_value()]
+
+
+# -- running lexicon in a thread -------------------------------------------
+
+_HTTP_TIMEOUT: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "dnsgate_lexicon_http_timeout", default=None)
+_hook_lock = threading.Lock()
+_hooked = False
+
+
+def _install_timeout_hook() -> None:
+    """Give ``requests`` calls made by our lexicon threads a timeout.
+
+    Lexicon providers call ``requests`` without one, so a silent upstream
+    would hold a worker thread forever after ``wait_for`` gave up on it. The
+    hook only fills in a missing timeout, and only where ``_HTTP_TIMEOUT`` is
+    set (our threads); everyone else's requests are untouched.
+    """
+    global _hooked
+    with _hook_lock:
+        if _hooked:
+            return
+        import requests
+
+        original = requests.Session.request
+
+        @functools.wraps(original)
+        def request(self: Any, method: Any, url: Any, *args: Any, **kwargs: Any) -> Any:
+            timeout = _HTTP_TIMEOUT.get()
+            if timeout is not None and len(args) < 7 and kwargs.get("timeout") is None:
+                kwargs["timeout"] = timeout
+            return original(self, method, url, *args, **kwargs)
+
+        setattr(requests.Session, "request", request)  # noqa: B010 (mypy: method assignment)
+        _hooked = True
+
+
+class _Call(Exception):
+    """A lexicon call failed; carries what ``check()`` says and the audit detail."""
+
+    def __init__(self, health: str, detail: str, *, timeout: bool = False,
+                 status: int | None = None) -> None:
+        super().__init__(health)
+        self.health = health
+        self.detail = detail
+        self.timeout = timeout
+        self.status = status
+
+    def error(self) -> BackendUnavailable:
+        cls = BackendTimeout if self.timeout else BackendUnavailable
+        return cls(TIMED_OUT if self.timeout else FAILED, detail=self.detail)
+
+
+def _classify(exc: BaseException, scrub: Callable[[str], str]) -> _Call:
+    import requests
+
+    text = scrub(f"{type(exc).__name__}: {exc}")[:_EXCERPT]
+    if isinstance(exc, (TimeoutError, requests.exceptions.Timeout)):
+        return _Call("no answer in time", text, timeout=True)
+    if isinstance(exc, requests.exceptions.HTTPError) and exc.response is not None:
+        status = exc.response.status_code
+        body = scrub(exc.response.text[:_EXCERPT])
+        health = ("authentication failed" if status in (401, 403)
+                  else "not found" if status == 404 else "unexpected answer")
+        return _Call(f"{health} (HTTP {status})", f"{text}; body: {body}", status=status)
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return _Call("cannot connect to the provider", text)
+    if isinstance(exc, ValueError):  # includes requests' JSONDecodeError
+        return _Call("unparseable answer from the provider", text)
+    if type(exc).__name__ == "AuthenticationError":
+        return _Call("authentication failed", text)
+    return _Call(f"lexicon failed ({type(exc).__name__})", text)
+
+
+# -- the adapter -------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Record:
+    canonical: str
+    content: str  # as lexicon listed it: what its delete wants back
+    ttl: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Step:
+    """One record-level lexicon call of an apply, kept so it can be undone."""
+
+    action: str  # "create" or "delete"
+    rtype: str
+    name: str
+    content: str
+    ttl: int
+
+    def call(self, session: Any) -> Callable[[], Any]:
+        if self.action == "create":
+            return functools.partial(session.create_record, self.rtype, self.name, self.content)
+        return functools.partial(session.delete_record, None, self.rtype, self.name,
+                                 self.content)
+
+    def reverse(self) -> _Step:
+        return dataclasses.replace(self, action="delete" if self.action == "create" else "create")
+
+
+class LexiconBackend:
+    """One lexicon provider with one set of options."""
+
+    provider = "lexicon"
+
+    def __init__(self, config: LexiconConfig) -> None:
+        self.config = config
+        self.dialect = dialect(config.provider_name)
+        self.capabilities = Capabilities(
+            list_zones=False, create_zones=False, atomic_batches=False, per_record_ttl=True,
+            record_types=self.dialect.record_types)
+        self._secrets = config.secrets()
+
+    async def check(self) -> Health:
+        zone = self.config.check_domain
+        if zone is None:
+            return Health.now(True, "configuration valid; credentials not tested "
+                                    "(set check_domain to test them)")
+        try:
+            await self._run(lambda: self._session(zone, 3600))
+        except _Call as failure:
+            if failure.status == 404:
+                return Health.now(False, f"check_domain {zone} not found at the provider "
+                                         "(HTTP 404)")
+            return Health.now(False, failure.health)
+        return Health.now(True, f"authenticated to {self.config.provider_name} for {zone}")
+
+    async def zones(self) -> list[str]:
+        return []  # lexicon cannot list zones; they are added by name
+
+    async def read(self, zone: str, name: str | None = None,
+                   rtype: str | None = None) -> list[RRset]:
+        session = await self._open(zone, 3600)
+        listed = await self._call(lambda: session.list_records(rtype, name))
+        grouped: dict[tuple[str, str], list[_Record]] = {}
+        for key, record in self._records(zone, listed):
+            if (name is None or key[0] == name) and (rtype is None or key[1] == rtype):
+                grouped.setdefault(key, []).append(record)
+        return [RRset(owner, kind, min(r.ttl for r in records),
+                      tuple(dict.fromkeys(r.canonical for r in records)))
+                for (owner, kind), records in sorted(grouped.items())]
+
+    async def apply(self, zone: str, changes: Sequence[Change]) -> None:
+        """Record by record; on a failure, undo what was done, then raise."""
+        # Everything that can be refused is refused before the first call.
+        plans = [(change, self._wanted(zone, change.rrset) if isinstance(change, Upsert)
+                  else {}) for change in changes]
+        journal: list[_Step] = []
+        try:
+            for change, wanted in plans:
+                await self._apply_one(zone, change, wanted, journal)
+        except DnsgateError as failure:
+            problems = await self._undo(zone, journal)
+            if problems and isinstance(failure, BackendUnavailable):
+                failure.detail += f"; undo incomplete: {problems}"
+            raise
+
+    async def aclose(self) -> None:
+        """Nothing to release: lexicon opens its HTTP sessions per call."""
+
+    # -- one change ----------------------------------------------------------
+
+    async def _apply_one(self, zone: str, change: Change, wanted: dict[str, str],
+                         journal: list[_Step]) -> None:
+        name, rtype = change.key
+        ttl = change.rrset.ttl if isinstance(change, Upsert) else 3600
+        session = await self._open(zone, ttl)
+        listed = await self._call(lambda: session.list_records(rtype, name))
+        current = [rec for key, rec in self._records(zone, listed) if key == (name, rtype)]
+        have = {rec.canonical for rec in current}
+        new_ttl = isinstance(change, Upsert) and any(rec.ttl != ttl for rec in current)
+        if new_ttl:  # lexicon sets a TTL on create only: rewrite the whole RRset
+            deletes, creates = current, list(wanted.values())
+        else:
+            deletes = [rec for rec in current if rec.canonical not in wanted]
+            creates = [content for canonical, content in wanted.items() if canonical not in have]
+        # Creating first keeps the name answering; but a CNAME has one record,
+        # and a new TTL needs an emptied RRset, so those delete first.
+        delete_steps = [_Step("delete", rtype, name, rec.content, rec.ttl) for rec in deletes]
+        create_steps = [_Step("create", rtype, name, content, ttl) for content in creates]
+        steps = (delete_steps + create_steps if rtype == "CNAME" or new_ttl
+                 else create_steps + delete_steps)
+        for step in steps:
+            # Journal first: a call that failed midway may still have happened
+            # (lexicon's create and delete are idempotent, so undoing it is safe).
+            journal.append(step)
+            await self._call(step.call(session))
+
+    def _wanted(self, zone: str, rrset: RRset) -> dict[str, str]:
+        """canonical record -> the content lexicon is given for it."""
+        out = {}
+        for record in rrset.records:
+            if rrset.type == "CNAME" and self.dialect.cname_in_zone_only:
+                target = record.rstrip(".")
+                if not names.is_at_or_below(target, zone):
+                    raise InvalidRecord(f"lexicon's {self.config.provider_name} provider "
+                                        "cannot write a CNAME to a name outside the zone")
+            out[record] = self._content(rrset.type, record)
+        return out
+
+    def _content(self, rtype: str, canonical: str) -> str:
+        if rtype == "TXT":
+            if self.dialect.txt_presentation:
+                return canonical
+            rdata = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.TXT, canonical)
+            try:
+                return b"".join(rdata.strings).decode("utf-8")  # type: ignore[attr-defined]
+            except UnicodeDecodeError:
+                raise InvalidRecord("this provider takes TXT values as UTF-8 text") from None
+        if rtype == "CNAME":
+            return canonical.rstrip(".")  # lexicon's convention: full name, no trailing dot
+        return canonical
+
+    def _parse(self, zone: str, item: Any) -> tuple[tuple[str, str], _Record] | None:
+        """A listed lexicon record as ((owner, type), record); None if unusable."""
+        if not isinstance(item, dict):
+            return None
+        try:
+            rtype = str(item["type"]).upper()
+            owner = _owner(str(item["name"]), zone)
+            content = str(item["content"])
+            ttl = int(item.get("ttl") or 0)
+            text = content
+            if rtype == "TXT" and self.dialect.txt_presentation:
+                text = _requote(content)
+            canonical = canonical_rdata(rtype, text)
+        except (KeyError, TypeError, ValueError, DnsgateError, dns.exception.DNSException):
+            return None
+        return (owner, rtype), _Record(canonical, content, ttl)
+
+    async def _undo(self, zone: str, journal: list[_Step]) -> str:
+        """Reverse the journal (best effort); what could not be undone, for the audit."""
+        problems = []
+        sessions: dict[int, Any] = {}  # lexicon takes the TTL of a create from its config
+        for step in reversed(journal):
+            try:
+                if step.ttl not in sessions:
+                    sessions[step.ttl] = await self._open(zone, step.ttl)
+                await self._call(step.reverse().call(sessions[step.ttl]))
+            except DnsgateError as exc:
+                problems.append(f"{step.action} {step.name}/{step.rtype}: {type(exc).__name__}")
+        journal.clear()
+        if problems:
+            log.warning("lexicon undo incomplete in %s: %s", zone, "; ".join(problems))
+        return "; ".join(problems)
+
+    def _records(self, zone: str, listed: Any) -> list[tuple[tuple[str, str], _Record]]:
+        if not isinstance(listed, list):
+            raise BackendUnavailable(FAILED, detail="lexicon list_records returned no list")
+        return [parsed for item in listed if (parsed := self._parse(zone, item)) is not None]
+
+    # -- lexicon calls ------------------------------------------------------
+
+    def _session(self, zone: str, ttl: int) -> Any:
+        """A lexicon provider authenticated for ``zone`` (runs in the worker thread)."""
+        from lexicon.config import ConfigResolver
+
+        provider = self.config.provider_name
+        resolver = ConfigResolver().with_dict({  # type: ignore[no-untyped-call]
+            "provider_name": provider, "domain": zone, "ttl": ttl,
+            provider: self.config.options()})
+        session = _provider_class(provider)(resolver)
+        session.authenticate()
+        return session
+
+    async def _open(self, zone: str, ttl: int) -> Any:
+        try:
+            return await self._run(lambda: self._session(zone, ttl))
+        except _Call as failure:
+            if failure.status in (404, 422):
+                raise ZoneNotFound(f"zone {zone} is not at the provider") from None
+            raise failure.error() from None
+
+    async def _call(self, call: Callable[[], T]) -> T:
+        try:
+            return await self._run(call)
+        except _Call as failure:
+            raise failure.error() from None
+
+    async def _run(self, call: Callable[[], T]) -> T:
+        """``call`` in a worker thread within the timeout; failures as _Call."""
+        _install_timeout_hook()
+        timeout = self.config.timeout
+
+        def in_thread() -> T:
+            _HTTP_TIMEOUT.set(timeout)  # this thread's copy of the context only
+            return call()
+
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(in_thread), timeout)
+        except Exception as exc:
+            raise _classify(exc, self._scrub) from None
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "**********")
+        return text
+
+
+def _owner(name: str, zone: str) -> str:
+    """Lexicon names come full with or without a trailing dot, or relative."""
+    text = name.strip()
+    if text in ("", "@"):
+        return zone
+    owner = names.normalize(text)
+    if names.is_at_or_below(owner, zone):
+        return owner
+    if text.endswith("."):
+        raise InvalidName(f"{owner} is outside {zone}")
+    return names.normalize(f"{owner}.{zone}")
+
+
+def _requote(content: str) -> str:
+    """Undo lexicon's ``content.strip('"')`` of a TXT presentation value."""
+    text = content
+    trailing = len(text) - len(text.rstrip("\\"))
+    if trailing % 2:  # the strip also took the quote this backslash escaped
+        text += '"'
+    return f'"{text}"'
+
+
+def _open(config: LexiconConfig) -> LexiconBackend:
+    return LexiconBackend(config)
+
+
+PROVIDER = Provider(
+    name="lexicon",
+    description="any provider dns-lexicon supports (record by record, not atomic)",
+    config_model=LexiconConfig,
+    capabilities=Capabilities(list_zones=False, create_zones=False, atomic_batches=False,
+                              per_record_ttl=True, record_types=ALL_TYPES),
+    open=_open,
+)
