@@ -27,6 +27,10 @@ class Capabilities:
     per_record_ttl: bool = True
     #: Records live in dnsgate's own database: the adapter is a TransactionalBackend.
     transactional: bool = False
+    #: ``apply()`` replaces or deletes RRsets in one atomic upstream call and the
+    #: provider itself refuses CNAME conflicts, so a change that is allowed
+    #: whatever the zone holds may be written without reading the zone first.
+    blind_writes: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,7 +72,8 @@ class PowerDNSBackend:
 
     provider = "powerdns"
     capabilities = Capabilities(list_zones=True, create_zones=True, atomic_batches=True,
-                                per_record_ttl=True, record_types=WRITABLE_TYPES)
+                                per_record_ttl=True, record_types=WRITABLE_TYPES,
+                                blind_writes=True)
 
     def __init__(self, config: PowerDNSConfig, *,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:

@@ -149,7 +149,8 @@ class RFC2136Backend:
 
     provider = NAME
     capabilities = Capabilities(list_zones=True, create_zones=False,
-                                record_types=WRITABLE_TYPES, atomic_batches=True)
+                                record_types=WRITABLE_TYPES, atomic_batches=True,
+                                blind_writes=True)
 
     def __init__(self, config: RFC2136Config) -> None:
         self.config = config

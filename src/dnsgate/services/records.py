@@ -201,8 +201,13 @@ def _decide_change(caller: Caller, ctx: RequestContext, info: ZoneInfo, change: 
 
 
 def _preauthorize(env: Env, ctx: RequestContext, caller: Caller, info: ZoneInfo,
-                  changes: Sequence[Change]) -> None:
-    """Deny before any I/O when no state could make a change allowed."""
+                  changes: Sequence[Change]) -> bool:
+    """Deny before any I/O when no state could make a change allowed.
+
+    True when every change is allowed whatever the zone holds (upserts may
+    both create and update), so no read is needed to authorize them.
+    """
+    state_free = True
     for change in changes:
         if isinstance(change, Delete):
             decision = _decide_change(caller, ctx, info, change, "delete", env)
@@ -210,11 +215,11 @@ def _preauthorize(env: Env, ctx: RequestContext, caller: Caller, info: ZoneInfo,
                 raise _Denial(decision, "delete", *change.key)
             continue
         as_update = _decide_change(caller, ctx, info, change, "update", env)
-        if as_update.allowed:
-            continue
         as_create = _decide_change(caller, ctx, info, change, "create", env)
-        if not as_create.allowed:
+        if not (as_update.allowed or as_create.allowed):
             raise _Denial(as_update, "update", *change.key)
+        state_free = state_free and as_update.allowed and as_create.allowed
+    return state_free
 
 
 def _plan(env: Env, ctx: RequestContext, caller: Caller, info: ZoneInfo,
@@ -256,8 +261,14 @@ def _plan(env: Env, ctx: RequestContext, caller: Caller, info: ZoneInfo,
 
 
 async def apply_changes(env: Env, ctx: RequestContext, *, caller: Caller, zone: str,
-                        inputs: Sequence[ChangeInput]) -> ChangeResult:
-    """Authorize and apply a change set atomically; audit it in the same transaction."""
+                        inputs: Sequence[ChangeInput], blind: bool = False) -> ChangeResult:
+    """Authorize and apply a change set atomically, and audit it.
+
+    ``blind=True`` says the caller needs no before-state (it does not report
+    "unchanged"): on a provider with ``blind_writes``, when the caller may
+    create and update alike, the change is then written without reading the
+    zone first, one upstream call instead of two.
+    """
     info = resolve_zone(env, caller, zone)
     require_standing(env, ctx, caller, action="rrset.change", zone=info.name)
     backend = env.backends.get(info.backend_id)
@@ -265,10 +276,12 @@ async def apply_changes(env: Env, ctx: RequestContext, *, caller: Caller, zone: 
     try:
         if caller.actor_type == "token":
             env.limiter.hit("token_write", caller.actor_id)
-        _preauthorize(env, ctx, caller, info, changes)
+        state_free = _preauthorize(env, ctx, caller, info, changes)
         if backend.capabilities.transactional:
             return _apply_transactional(env, ctx, caller, info,
                                         cast(TransactionalBackend, backend), changes)
+        if blind and state_free and backend.capabilities.blind_writes:
+            return await _apply_blind(env, ctx, caller, info, backend, changes)
         return await _apply_upstream(env, ctx, caller, info, backend, changes)
     except _Denial as denial:
         raise deny(env, ctx, caller, Decision(False, denial.code),
@@ -343,6 +356,24 @@ async def _apply_upstream(env: Env, ctx: RequestContext, caller: Caller, info: Z
         if planned:
             await _upstream(env, ctx, caller, info, "rrset.change",
                             backend.apply(info.name, [change for change, _ in planned]))
+    with env.db.transaction(write=True) as tx:
+        _record_applied(tx, env, ctx, caller, info, planned, result)
+    return result
+
+
+async def _apply_blind(env: Env, ctx: RequestContext, caller: Caller, info: ZoneInfo,
+                       backend: Backend, changes: Sequence[Change]) -> ChangeResult:
+    """Write without reading: the provider replaces atomically and refuses CNAME
+    conflicts itself, and the caller's scope allows the change whatever exists.
+    Still one writer per zone at a time (providers such as PowerDNS on SQLite
+    fail concurrent writes). Audited as ``rrset.upsert``: the before-state was
+    not looked at."""
+    result = ChangeResult()
+    async with env.zone_locks.hold(env.db, info.name):
+        await _upstream(env, ctx, caller, info, "rrset.change",
+                        backend.apply(info.name, changes))
+    planned = [(change, "upsert" if isinstance(change, Upsert) else "delete")
+               for change in changes]
     with env.db.transaction(write=True) as tx:
         _record_applied(tx, env, ctx, caller, info, planned, result)
     return result
