@@ -58,7 +58,12 @@ apt_install() {
     fi
     echo "installing: ${missing[*]}"
     apt-get update -q
-    apt-get install -y -q --no-install-recommends "${missing[@]}"
+    # No questions, and no daemons started by the packages (ddclient, inadyn,
+    # named, pdns): the tests start their own on free loopback ports.
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+    rm -f /usr/sbin/policy-rc.d
 }
 
 # ensure_venv: a working .venv in the project root, made with `python3 -m venv`

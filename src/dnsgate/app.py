@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from dnsgate.api import account, admin, auth, errors, records
 from dnsgate.api.edge import EdgeMiddleware
 from dnsgate.backends.registry import BackendRegistry
+from dnsgate.compat import acmedns, dyndns2, httpreq, pdns_api
 from dnsgate.config import Settings
 from dnsgate.db import migrate
 from dnsgate.db.engine import Database
@@ -83,6 +84,10 @@ def create_app(settings: Settings, *, env: Env | None = None, migrate_on_start: 
         v1.include_router(module.router)
     app.include_router(v1)
     # protocol facades (src/dnsgate/compat), each mounted at its clients' paths
+    app.include_router(dyndns2.router)
+    app.include_router(acmedns.router)
+    app.include_router(httpreq.router)
+    app.include_router(pdns_api.router)
     # (compat routers above this line)
 
     @app.get("/healthz", include_in_schema=False)

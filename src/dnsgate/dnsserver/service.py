@@ -32,7 +32,7 @@ from dnsgate.services.secondaries import SETTINGS_CHANGED, TransferSettings
 
 log = logging.getLogger("dnsgate.dns")
 SYNC_SECONDS = 0.05
-POLL_SECONDS = 0.5
+POLL_SECONDS = 0.25  # two polls confirm a change by another process: < 1 s
 NOTIFY_TRIES = 3
 NOTIFY_TIMEOUT = 1.0
 
