@@ -47,15 +47,17 @@ def token_for(env: dict[str, str], zone: str, host: str) -> str:
 
 async def update_and_dig(env: dict[str, str], zone: str, token: str, dns_port: int) -> None:
     host = f"home.{zone}"
-    with running("serve", env) as server, httpx.Client(base_url=server.base) as client:
+    with running("serve", env) as server:
+        client = httpx.AsyncClient(base_url=server.base)
         auth = {"Authorization": f"Bearer {token}"}
-        put = client.put(f"/api/v1/zones/{zone}/rrsets/{host}/A",
+        put = await client.put(f"/api/v1/zones/{zone}/rrsets/{host}/A",
                          json={"ttl": 120, "records": ["192.0.2.44"]}, headers=auth)
         assert put.status_code == 200, put.text
         answer = await dig(dns_port, host, "A")
         assert [(r.ttl, r.data) for r in answer.answer if r.type == "A"] == [(120, "192.0.2.44")]
-        other = client.put(f"/api/v1/zones/{zone}/rrsets/www.{zone}/A",
-                           json={"records": ["192.0.2.45"]}, headers=auth)
+        other = await client.put(f"/api/v1/zones/{zone}/rrsets/www.{zone}/A",
+                                 json={"records": ["192.0.2.45"]}, headers=auth)
+        await client.aclose()
         assert other.status_code == 403 and other.json()["code"] == "name_outside_realm"
         assert not (await dig(dns_port, f"www.{zone}", "A")).answer
 
