@@ -135,22 +135,6 @@ def _dyndns_database_url(database_backend: str, request: pytest.FixtureRequest,
         server.drop_database(name)
 
 
-def _stop_proxy(proxy: FaultProxy) -> None:
-    """Stop a FaultProxy and close its loop (FaultProxy.stop() leaves it open)."""
-    loop = proxy._loop
-
-    async def cancel_handlers() -> None:
-        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await asyncio.sleep(0)
-
-    asyncio.run_coroutine_threadsafe(cancel_handlers(), loop).result(10)
-    proxy.stop()
-    loop.close()
-
-
 @pytest.fixture(scope="session")
 def dyndns_stack(_dyndns_database_url: str,
                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[DyndnsStack]:
@@ -199,6 +183,6 @@ def dyndns_stack(_dyndns_database_url: str,
                               admin_key=admin_key)
     finally:
         with contextlib.suppress(Exception):
-            _stop_proxy(proxy)
+            proxy.stop()
         power.stop()
         env.db.dispose()

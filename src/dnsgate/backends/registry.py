@@ -23,6 +23,12 @@ BUILTIN = "builtin"
 
 _PROVIDER_MODULES: tuple[str, ...] = (
     # one adapter module per line; each exports PROVIDER
+    "powerdns",
+    "rfc2136",
+    "route53",
+    "cloudflare",
+    "netcup",
+    "lexicon",
     # (new providers above this line)
 )
 
