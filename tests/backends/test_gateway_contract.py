@@ -20,7 +20,7 @@ import pytest
 
 from dnsgate.backends import registry
 from tests.backends.harness import Fault, ProviderHarness
-from tests.backends.test_adapter_contract import _secret_values
+from tests.backends.adapters.test_adapter_contract import _secret_values
 from tests.support.api import assert_problem, audit_events, audit_text
 from tests.support.factories import World, bearer
 
