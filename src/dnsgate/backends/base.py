@@ -7,10 +7,12 @@ partial write).
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -126,3 +128,35 @@ def secret_values(config: BaseModel) -> list[str]:
 
     walk(config.model_dump(mode="python"))
     return [value for value in found if value]
+
+
+def provider_url(value: str, *, https_only: bool = False, allow_query: bool = False) -> str:
+    """Validate a provider's base URL (http/https, a host, no user:password in it).
+
+    ``https_only``: plain http only to a loopback address (tests, a local
+    proxy), for providers whose credentials travel in the request. Messages
+    never echo the value: a URL may carry credentials.
+    """
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # raises on a malformed port
+    except ValueError:
+        raise ValueError("must be an http or https URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http or https URL")
+    if https_only and parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ValueError("must use https (plain http only to a loopback address)")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("must not contain credentials")
+    if not allow_query and (parts.query or parts.fragment):
+        raise ValueError("must not have a query or fragment")
+    return value if allow_query else value.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -26,11 +26,9 @@ API, so ``read()`` does not return them.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 import dns.exception
 import dns.name
@@ -41,7 +39,7 @@ import dns.rdtypes.ANY.TXT
 import httpx
 from pydantic import Field, SecretStr, field_validator
 
-from dnsgate.backends.base import Capabilities, Health, Provider, ProviderConfig
+from dnsgate.backends.base import Capabilities, Health, Provider, ProviderConfig, provider_url
 from dnsgate.domain import names
 from dnsgate.domain.errors import (
     BackendTimeout,
@@ -80,7 +78,6 @@ _STALE_ZONE_CODES = frozenset({7003})
 _AUTH_CODES = frozenset({1000, 6003, 6103, 6111, 9106, 9109, 10000})
 _PROXIABLE = frozenset({"A", "AAAA", "CNAME"})
 _HOST_CONTENT = frozenset({"CNAME", "NS", "PTR"})
-_LOOPBACK_NAMES = frozenset({"localhost"})
 _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 
 Json = dict[str, Any]
@@ -106,29 +103,7 @@ class CloudflareConfig(ProviderConfig):
     @field_validator("api_url")
     @classmethod
     def _https_url(cls, value: str) -> str:
-        try:
-            parts = urlsplit(value)
-            _ = parts.port  # raises on a malformed port
-        except ValueError:
-            raise ValueError("must be an https URL") from None
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be an https URL")
-        if parts.scheme == "http" and not _is_loopback(parts.hostname):
-            raise ValueError("must use https (plain http only to a loopback address)")
-        if parts.username is not None or parts.password is not None:
-            raise ValueError("must not contain credentials; use api_token")
-        if parts.query or parts.fragment:
-            raise ValueError("must not have a query or fragment")
-        return value.rstrip("/")
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+        return provider_url(value, https_only=True)
 
 
 class _Refused(BackendUnavailable):

@@ -71,7 +71,6 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import dns.exception
 import dns.rdataclass
@@ -81,7 +80,7 @@ import httpx
 from dns.rdtypes.ANY.TXT import TXT
 from pydantic import Field, SecretStr, field_validator
 
-from dnsgate.backends.base import Capabilities, Health, Provider, ProviderConfig
+from dnsgate.backends.base import Capabilities, Health, Provider, ProviderConfig, provider_url
 from dnsgate.domain import names
 from dnsgate.domain.errors import (
     BackendTimeout,
@@ -111,7 +110,6 @@ _IDEMPOTENT = frozenset({"login", "infoDnsZone", "infoDnsRecords"})
 _BACKOFF = 0.2
 _EXCERPT = 200
 _TXT_CHUNK = 255
-_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 
 Key = tuple[str, str]
 Wanted = dict[Key, list[tuple[str, dict[str, str]]] | None]
@@ -136,19 +134,8 @@ class NetcupConfig(ProviderConfig):
     @field_validator("endpoint")
     @classmethod
     def _https_url(cls, value: str) -> str:
-        # Messages never echo the value.
-        try:
-            parts = urlsplit(value)
-            _ = parts.port
-        except ValueError:
-            raise ValueError("must be an https URL") from None
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be an https URL")
-        if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
-            raise ValueError("must be https (the API password travels in the request body)")
-        if parts.username is not None or parts.password is not None:
-            raise ValueError("must not contain credentials")
-        return value
+        # The API password travels in the request body: https unless loopback.
+        return provider_url(value, https_only=True, allow_query=True)
 
     @field_validator("zones")
     @classmethod

@@ -13,12 +13,19 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 from pydantic import Field, SecretStr, field_validator
 
-from dnsgate.backends.base import Capabilities, Health, Provider, ProviderConfig, ZoneDefaults
+from dnsgate.backends.base import (
+    Capabilities,
+    Health,
+    Provider,
+    ProviderConfig,
+    ZoneDefaults,
+    provider_url,
+)
 from dnsgate.domain import names
 from dnsgate.domain.errors import (
     BackendTimeout,
@@ -51,19 +58,7 @@ class PowerDNSConfig(ProviderConfig):
     @field_validator("api_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        # Messages never echo the value: a URL may carry credentials.
-        try:
-            parts = urlsplit(value)
-            _ = parts.port  # raises on a malformed port
-        except ValueError:
-            raise ValueError("must be an http or https URL") from None
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be an http or https URL")
-        if parts.username is not None or parts.password is not None:
-            raise ValueError("must not contain credentials; use api_key")
-        if parts.query or parts.fragment:
-            raise ValueError("must not have a query or fragment")
-        url = value.rstrip("/")
+        url = provider_url(value)
         return url[: -len("/api/v1")] if url.endswith("/api/v1") else url
 
 

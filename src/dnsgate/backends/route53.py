@@ -34,7 +34,6 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 import boto3
 import botocore.config
@@ -43,7 +42,7 @@ import botocore.parsers
 from botocore import xform_name
 from pydantic import Field, SecretStr, field_validator
 
-from dnsgate.backends.base import Capabilities, Health, Provider, ProviderConfig
+from dnsgate.backends.base import Capabilities, Health, Provider, ProviderConfig, provider_url
 from dnsgate.domain import names
 from dnsgate.domain.errors import (
     BackendTimeout,
@@ -109,21 +108,7 @@ class Route53Config(ProviderConfig):
     @field_validator("endpoint_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        # Messages never echo the value: a URL may carry credentials.
-        try:
-            parts = urlsplit(value)
-            _ = parts.port  # raises on a malformed port
-        except ValueError:
-            raise ValueError("must be an http or https URL") from None
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be an http or https URL")
-        if parts.username is not None or parts.password is not None:
-            raise ValueError("must not contain credentials")
-        if parts.query or parts.fragment:
-            raise ValueError("must not have a query or fragment")
-        return value.rstrip("/")
+        return None if value is None else provider_url(value)
 
     @field_validator("hosted_zone_ids")
     @classmethod
