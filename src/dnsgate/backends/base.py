@@ -58,7 +58,14 @@ class ZoneDefaults:
 
 
 class Backend(Protocol):
-    """One configured connection to a DNS provider."""
+    """One configured connection to a DNS provider.
+
+    Optional: ``async read_for_change(zone, name) -> list[RRset]``, the state a
+    change is planned against, for adapters that keep a fresh copy of the zone
+    made of every change they applied (netcup): it spares a read per write.
+    Only the create/update distinction can see a few minutes' old state there;
+    names, types and realms are decided on the change itself.
+    """
 
     capabilities: Capabilities
 

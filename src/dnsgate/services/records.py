@@ -10,7 +10,7 @@ written.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar, cast
 
@@ -341,16 +341,17 @@ async def _apply_upstream(env: Env, ctx: RequestContext, caller: Caller, info: Z
     """
     result = ChangeResult()
     touched = list(dict.fromkeys(change.key[0] for change in changes))
+    read = _planning_read(backend)
     async with env.zone_locks.hold(env.db, info.name):
         if len(touched) > _READ_ZONE_ABOVE:
             everything = await _upstream(env, ctx, caller, info, "rrset.change",
-                                         backend.read(info.name))
+                                         read(info.name, None))
             current = {name: [rr for rr in everything if rr.name == name] for name in touched}
         else:
             current = {}
             for name in touched:
                 current[name] = await _upstream(env, ctx, caller, info, "rrset.change",
-                                                backend.read(info.name, name))
+                                                read(info.name, name))
         planned = _plan(env, ctx, caller, info, changes, current, result,
                         per_record_ttl=backend.capabilities.per_record_ttl)
         if planned:
@@ -359,6 +360,16 @@ async def _apply_upstream(env: Env, ctx: RequestContext, caller: Caller, info: Z
     with env.db.transaction(write=True) as tx:
         _record_applied(tx, env, ctx, caller, info, planned, result)
     return result
+
+
+def _planning_read(backend: Backend) -> Callable[[str, str | None], Awaitable[list[RRset]]]:
+    """How to read the state a change is planned against: the adapter's own
+    ``read_for_change`` where it keeps a fresh copy of the zone (see
+    ``backends/base.py``), else a plain ``read``."""
+    cached = getattr(backend, "read_for_change", None)
+    if cached is not None:
+        return cast(Callable[[str, str | None], Awaitable[list[RRset]]], cached)
+    return lambda zone, name: backend.read(zone, name)
 
 
 async def _apply_blind(env: Env, ctx: RequestContext, caller: Caller, info: ZoneInfo,
