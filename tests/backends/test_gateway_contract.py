@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from dnsgate.backends import registry
-from tests.backends.harness import Fault, ProviderHarness
 from tests.backends.adapters.test_adapter_contract import _secret_values
+from tests.backends.harness import Fault, ProviderHarness
 from tests.support.api import assert_problem, audit_events, audit_text
 from tests.support.factories import World, bearer
 

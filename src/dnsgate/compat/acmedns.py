@@ -57,7 +57,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from dnsgate.api.deps import get_context
-from dnsgate.compat.httpreq import add_txt, authenticate_text
+from dnsgate.compat.credentials import authenticate_text
+from dnsgate.compat.txt import add_txt
 from dnsgate.domain import names, tokens
 from dnsgate.domain.errors import (
     BackendTimeout,

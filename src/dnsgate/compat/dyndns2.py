@@ -28,8 +28,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from dnsgate.api.deps import get_context
-from dnsgate.compat import basicauth
-from dnsgate.domain import names, tokens
+from dnsgate.compat import basicauth, credentials
+from dnsgate.domain import names
 from dnsgate.domain.errors import (
     BackendUnavailable,
     Denied,
@@ -39,10 +39,9 @@ from dnsgate.domain.errors import (
     RateLimited,
     Unauthenticated,
 )
-from dnsgate.services import auth, records
+from dnsgate.services import records
 from dnsgate.services.context import Caller, Env, RequestContext, ZoneInfo
 from dnsgate.services.records import ChangeInput
-from dnsgate.services.zones import visible_zones
 
 log = logging.getLogger("dnsgate.dyndns2")
 router = APIRouter(include_in_schema=False)
@@ -111,7 +110,7 @@ async def _update(env: Env, ctx: RequestContext, request: Request,
         return _answer(["badauth"], status=401,
                        headers={"WWW-Authenticate": 'Basic realm="dnsgate", charset="UTF-8"'})
     try:
-        caller = _authenticate(env, presented)
+        caller = credentials.authenticate(env, presented)
     except Unauthenticated:
         return _answer(["badauth"])
     try:  # revoked, expired, disabled, wrong address: refused (and audited) once
@@ -127,33 +126,11 @@ async def _update(env: Env, ctx: RequestContext, request: Request,
         addresses = _addresses(params, ctx)
     except BadAddress:
         return _answer(["dnserr"] * len(hostnames))
-    zones = _zones(env, caller)
+    zones = credentials.reachable_zones(env, caller)
     lines = []
     for hostname in hostnames:
         lines.append(await _update_host(env, ctx, caller, zones, hostname, addresses))
     return _answer(lines)
-
-
-def _credential_text(presented: basicauth.Presented) -> str:
-    """The token or API key text: the password, or ``dg_<username>_<password>``
-    when the username is the token id and the password its secret."""
-    password = presented.password.strip()
-    if presented.placement == "bearer" or tokens.parse(password) is not None:
-        return password
-    token_id = presented.username.strip()
-    if token_id.startswith(f"{tokens.TOKEN_PREFIX}_"):
-        token_id = token_id[len(tokens.TOKEN_PREFIX) + 1:]
-    joined = f"{tokens.TOKEN_PREFIX}_{token_id}_{password}"
-    return joined if token_id and tokens.parse(joined) is not None else password
-
-
-def _authenticate(env: Env, presented: basicauth.Presented) -> Caller:
-    text = _credential_text(presented)
-    if text.startswith(f"{tokens.API_KEY_PREFIX}_"):
-        with env.db.write() as session:
-            return auth.authenticate_api_key(env, session, text)
-    with env.db.transaction(write=False) as tx:
-        return auth.authenticate_token(env, tx, text)
 
 
 def _addresses(params: Mapping[str, str], ctx: RequestContext) -> list[tuple[str, str]]:
@@ -178,19 +155,6 @@ def _addresses(params: Mapping[str, str], ctx: RequestContext) -> list[tuple[str
     return [(rtype, str(found[rtype])) for rtype in ("A", "AAAA") if rtype in found]
 
 
-def _zones(env: Env, caller: Caller) -> list[ZoneInfo]:
-    """The zones this credential reaches, longest name first."""
-    if caller.token_zone is not None and caller.principal.token is not None:
-        return [caller.token_zone]
-    with env.db.read() as session:
-        zones = visible_zones(session, caller, env.clock())
-    return sorted(zones, key=lambda z: len(names.labels(z.name)), reverse=True)
-
-
-def _zone_of(zones: Sequence[ZoneInfo], name: str) -> ZoneInfo | None:
-    return next((z for z in zones if names.is_at_or_below(name, z.name)), None)
-
-
 async def _update_host(env: Env, ctx: RequestContext, caller: Caller,
                        zones: Sequence[ZoneInfo], hostname: str,
                        addresses: Sequence[tuple[str, str]]) -> str:
@@ -199,7 +163,7 @@ async def _update_host(env: Env, ctx: RequestContext, caller: Caller,
         name = names.normalize(hostname, allow_wildcard=False)
     except InvalidInput:
         return "notfqdn"
-    zone = _zone_of(zones, name)
+    zone = credentials.zone_of(zones, name)
     if zone is None:
         return "notfqdn"
     inputs = [ChangeInput("upsert", name, rtype, None, [address])

@@ -17,31 +17,25 @@ removes only that value: other values stay, so a wildcard and a base-name
 challenge can be pending at once. Both go through ``services.records`` (which
 authorizes, rate-limits and audits, ``surface`` = ``httpreq``).
 
-The TXT helpers at the bottom (:func:`add_txt`, :func:`remove_txt`) are shared
-with the acme-dns facade. They read, then write: a process-local lock per name
-keeps two requests to one node from losing a value; the services have no
-compare-and-set, so two nodes racing on one name still could.
+The TXT value handling is shared with the acme-dns facade (``compat/txt.py``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import dataclasses
 import hashlib
 import json
 import logging
-import weakref
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from dnsgate.api.deps import get_context
 from dnsgate.api.errors import STATUS
-from dnsgate.compat import basicauth
-from dnsgate.domain import names, tokens
+from dnsgate.compat import basicauth, credentials, txt
+from dnsgate.domain import names
 from dnsgate.domain.errors import (
     BackendTimeout,
     BackendUnavailable,
@@ -51,18 +45,12 @@ from dnsgate.domain.errors import (
     Unauthenticated,
     ZoneNotFound,
 )
-from dnsgate.domain.records import canonical_rdata
-from dnsgate.services import auth, records
-from dnsgate.services.context import Caller, Env, RequestContext, ZoneInfo
-from dnsgate.services.records import ChangeInput, ChangeResult
-from dnsgate.services.zones import visible_zones
+from dnsgate.services.context import Caller, Env
 
 log = logging.getLogger("dnsgate.httpreq")
 router = APIRouter(prefix="/httpreq", include_in_schema=False)
 
 SURFACE = "httpreq"
-#: The TTL asked for challenge TXT records (clamped to the zone's bounds).
-CHALLENGE_TTL = 60
 _CHALLENGE_WWW_AUTH = 'Basic realm="dnsgate", charset="UTF-8"'
 
 
@@ -95,11 +83,13 @@ async def _handle(request: Request, action: str) -> Response:
     try:
         caller = _authenticate(env, request)
         fqdn, value = parse_body(await request.body())
-        zone = _zone_for(env, caller, fqdn)
+        zone = credentials.zone_of(credentials.reachable_zones(env, caller), fqdn)
+        if zone is None:
+            raise ZoneNotFound(f"no zone of this credential holds {fqdn}")
         if action == "present":
-            await add_txt(env, ctx, caller, zone, fqdn, value)
+            await txt.add_txt(env, ctx, caller, zone, fqdn, value)
         else:
-            await remove_txt(env, ctx, caller, zone, fqdn, value)
+            await txt.remove_txt(env, ctx, caller, zone, fqdn, value)
     except BadRequest as exc:
         return _error(400, "invalid_request", str(exc))
     except DnsgateError as exc:
@@ -133,32 +123,11 @@ def _failure(exc: DnsgateError) -> JSONResponse:
 
 # --- request -----------------------------------------------------------------
 
-def _credential_text(presented: basicauth.Presented) -> str:
-    """The password, or ``dg_<username>_<password>`` when the username is a
-    token id and the password that token's secret."""
-    password = presented.password.strip()
-    if presented.placement == "bearer" or password.startswith(f"{tokens.API_KEY_PREFIX}_"):
-        return password
-    if tokens.parse(password) is not None:
-        return password
-    joined = f"{tokens.TOKEN_PREFIX}_{presented.username.strip()}_{password}"
-    return joined if tokens.parse(joined) is not None else password
-
-
-def authenticate_text(env: Env, text: str) -> Caller:
-    """A realm token or an account API key as a Caller (Unauthenticated otherwise)."""
-    if text.startswith(f"{tokens.API_KEY_PREFIX}_"):
-        with env.db.write() as session:
-            return auth.authenticate_api_key(env, session, text)
-    with env.db.transaction(write=False) as tx:
-        return auth.authenticate_token(env, tx, text)
-
-
 def _authenticate(env: Env, request: Request) -> Caller:
     presented = basicauth.from_authorization(request.headers.get("authorization", ""))
     if presented is None:
         raise Unauthenticated(basicauth.GENERIC, code="token_missing")
-    return authenticate_text(env, _credential_text(presented))
+    return credentials.authenticate(env, presented)
 
 
 def dns01_value(key_authorization: str) -> str:
@@ -200,82 +169,3 @@ def parse_body(body: bytes) -> tuple[str, str]:
     except InvalidInput as exc:
         raise BadRequest(exc.message) from None
     return name, value
-
-
-def _zone_for(env: Env, caller: Caller, name: str) -> ZoneInfo:
-    """The zone holding ``name`` among those the caller reaches (404 otherwise)."""
-    if caller.principal.token is not None and caller.token_zone is not None:
-        zones = [caller.token_zone]
-    else:
-        with env.db.read() as session:
-            zones = visible_zones(session, caller, env.clock())
-    found = [z for z in zones if names.is_at_or_below(name, z.name)]
-    if not found:
-        raise ZoneNotFound(f"no zone of this credential holds {name}")
-    return max(found, key=lambda z: len(names.labels(z.name)))
-
-
-# --- TXT values at one name (shared with the acme-dns facade) -----------------
-
-_name_locks: weakref.WeakValueDictionary[tuple[int, str, str], asyncio.Lock] = (
-    weakref.WeakValueDictionary())
-
-
-@asynccontextmanager
-async def _hold(zone: str, name: str) -> AsyncIterator[None]:
-    key = (id(asyncio.get_running_loop()), zone, name)
-    lock = _name_locks.get(key)
-    if lock is None:
-        lock = asyncio.Lock()
-        _name_locks[key] = lock
-    async with lock:
-        yield
-
-
-def challenge_ttl(env: Env, zone: ZoneInfo) -> int | None:
-    """A short TTL for challenge records, within the zone's bounds (None where
-    the provider has one TTL for the whole zone)."""
-    if not env.backends.get(zone.backend_id).capabilities.per_record_ttl:
-        return None
-    return min(max(CHALLENGE_TTL, zone.ttl_min), zone.ttl_max)
-
-
-async def txt_values(env: Env, ctx: RequestContext, caller: Caller, zone: ZoneInfo,
-                     name: str) -> list[str]:
-    """The TXT records at ``name`` the caller may read, in stored order."""
-    found = await records.list_rrsets(env, ctx, caller=caller, zone=zone.name, name=name,
-                                      rtype="TXT")
-    return [record for rr in found if rr.name == name for record in rr.records]
-
-
-def _canonical(value: str) -> str:
-    return canonical_rdata("TXT", value)
-
-
-async def add_txt(env: Env, ctx: RequestContext, caller: Caller, zone: ZoneInfo, name: str,
-                  value: str, *, keep: int | None = None) -> ChangeResult:
-    """Add ``value`` to the TXT RRset at ``name`` as its newest record; with
-    ``keep``, only the ``keep`` newest records stay (acme-dns keeps two)."""
-    new = _canonical(value)
-    async with _hold(zone.name, name):
-        current = [r for r in await txt_values(env, ctx, caller, zone, name) if r != new]
-        if keep is not None:
-            current = current[-(keep - 1):] if keep > 1 else []
-        return await records.apply_changes(env, ctx, caller=caller, zone=zone.name, inputs=[
-            ChangeInput("upsert", name, "TXT", challenge_ttl(env, zone), [*current, new])])
-
-
-async def remove_txt(env: Env, ctx: RequestContext, caller: Caller, zone: ZoneInfo,
-                     name: str, value: str) -> ChangeResult | None:
-    """Remove ``value`` from the TXT RRset at ``name`` (the RRset goes with its
-    last record); None when the value was not there."""
-    gone = _canonical(value)
-    async with _hold(zone.name, name):
-        current = await txt_values(env, ctx, caller, zone, name)
-        if gone not in current:
-            return None
-        rest = [r for r in current if r != gone]
-        change = (ChangeInput("upsert", name, "TXT", challenge_ttl(env, zone), rest) if rest
-                  else ChangeInput("delete", name, "TXT"))
-        return await records.apply_changes(env, ctx, caller=caller, zone=zone.name,
-                                           inputs=[change])

@@ -54,7 +54,7 @@ from fastapi.responses import JSONResponse, Response
 
 from dnsgate.api.deps import get_context
 from dnsgate.api.errors import STATUS
-from dnsgate.compat.httpreq import authenticate_text
+from dnsgate.compat.credentials import authenticate_text
 from dnsgate.domain.errors import (
     BackendTimeout,
     BackendUnavailable,
