@@ -57,3 +57,28 @@ async def test_steady_state_update_is_one_upstream_call(
         assert dict(netcup.calls) == {}  # unchanged: nothing sent at all
     finally:
         await env.backends.aclose()
+
+
+async def test_a_type_the_provider_lacks_is_refused_before_any_call(
+        netcup: NetcupSimulator, world: World, client: httpx.AsyncClient, admin: str,
+        env: Any) -> None:
+    config = {"customer_number": netcup.customer_number, "api_key": netcup.api_key,
+              "api_password": netcup.api_password, "endpoint": netcup.url, "zones": [ZONE]}
+    added = await client.post("/api/v1/admin/backends", headers=bearer(admin), json={
+        "name": "netcup", "provider": "netcup", "config": config})
+    assert added.status_code == 201, added.text
+    await world.zone(ZONE, backend="netcup", types=["A", "HTTPS"])
+    realm = world.realm(world.account("web"), ZONE, f"www.{ZONE}", kind="host",
+                        types=["A", "HTTPS"])
+    token = world.token(realm).secret
+    netcup.reset_calls()
+    try:
+        response = await client.put(f"/api/v1/zones/{ZONE}/rrsets/www.{ZONE}/HTTPS",
+                                    headers=bearer(token),
+                                    json={"records": [f"1 www.{ZONE}. alpn=h2"]})
+        assert response.status_code == 422, response.text
+        assert response.json()["code"] == "invalid_record"
+        assert "does not support HTTPS" in response.json()["detail"]
+        assert dict(netcup.calls) == {}
+    finally:
+        await env.backends.aclose()
