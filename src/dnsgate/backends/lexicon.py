@@ -13,10 +13,8 @@ blocking (``requests``) and cannot list zones, so this bridge
   ``tldextract``, which downloads the public suffix list and gets private
   zones such as ``lab.example`` wrong.
 
-Lexicon's record content is provider-flavoured (TXT quoting, CNAME targets
-without trailing dot, MX priority outside the content for most providers),
-so a provider's record types and TXT form come from :data:`_DIALECTS`; an
-unlisted provider gets the portable set (A, AAAA, CNAME, TXT).
+Records are mapped to RRsets, and changes to record calls, in
+:mod:`dnsgate.backends.lexicon_records`, per provider dialect.
 
 ``credentials`` holds the provider's options (``auth_token``, ``pdns_server``,
 ...). Every value is a secret (masked, sealed at rest) except the keys in
@@ -28,7 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextvars
-import dataclasses
 import functools
 import logging
 import re
@@ -36,23 +33,28 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-import dns.exception
-import dns.rdata
-import dns.rdataclass
-import dns.rdatatype
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from dnsgate.backends.base import Capabilities, Health, Provider, ProviderConfig
+from dnsgate.backends.lexicon_records import (
+    ALL_TYPES,
+    ListedRecord,
+    Step,
+    change_steps,
+    dialect,
+    parse_record,
+    to_rrsets,
+    wanted_contents,
+)
 from dnsgate.domain import names
 from dnsgate.domain.errors import (
     BackendTimeout,
     BackendUnavailable,
     DnsgateError,
     InvalidName,
-    InvalidRecord,
     ZoneNotFound,
 )
-from dnsgate.domain.records import Change, RRset, Upsert, canonical_rdata
+from dnsgate.domain.records import Change, RRset, Upsert
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -64,33 +66,6 @@ _EXCERPT = 200
 PUBLIC_OPTIONS = frozenset({"pdns_server", "pdns_server_id", "pdns_disable_notify",
                             "endpoint", "ib_host", "ddns_server", "zone_id"})
 _OPTION = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Dialect:
-    """How one lexicon provider writes record content."""
-
-    record_types: frozenset[str]
-    #: TXT content is presentation text (quoted strings) minus the outer quotes.
-    txt_presentation: bool = False
-    #: The provider appends the zone to CNAME targets outside it (lexicon's
-    #: powerdns ``_fqdn_name``), so only in-zone targets are safe to write.
-    cname_in_zone_only: bool = False
-
-
-PORTABLE = Dialect(frozenset({"A", "AAAA", "CNAME", "TXT"}))
-_DIALECTS = {
-    # Content goes to PowerDNS verbatim (presentation format), except TXT/CNAME.
-    "powerdns": Dialect(frozenset({"A", "AAAA", "CAA", "CNAME", "MX", "NS", "PTR", "SRV",
-                                   "SSHFP", "TLSA", "TXT"}),
-                        txt_presentation=True, cname_in_zone_only=True),
-}
-ALL_TYPES = frozenset().union(PORTABLE.record_types,
-                              *(d.record_types for d in _DIALECTS.values()))
-
-
-def dialect(provider_name: str) -> Dialect:
-    return _DIALECTS.get(provider_name, PORTABLE)
 
 
 # -- configuration ----------------------------------------------------------
@@ -253,33 +228,6 @@ def _classify(exc: BaseException, scrub: Callable[[str], str]) -> _Call:
 # -- the adapter -------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Record:
-    canonical: str
-    content: str  # as lexicon listed it: what its delete wants back
-    ttl: int
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Step:
-    """One record-level lexicon call of an apply, kept so it can be undone."""
-
-    action: str  # "create" or "delete"
-    rtype: str
-    name: str
-    content: str
-    ttl: int
-
-    def call(self, session: Any) -> Callable[[], Any]:
-        if self.action == "create":
-            return functools.partial(session.create_record, self.rtype, self.name, self.content)
-        return functools.partial(session.delete_record, None, self.rtype, self.name,
-                                 self.content)
-
-    def reverse(self) -> _Step:
-        return dataclasses.replace(self, action="delete" if self.action == "create" else "create")
-
-
 class LexiconBackend:
     """One lexicon provider with one set of options."""
 
@@ -314,20 +262,15 @@ class LexiconBackend:
                    rtype: str | None = None) -> list[RRset]:
         session = await self._open(zone, 3600)
         listed = await self._call(lambda: session.list_records(rtype, name))
-        grouped: dict[tuple[str, str], list[_Record]] = {}
-        for key, record in self._records(zone, listed):
-            if (name is None or key[0] == name) and (rtype is None or key[1] == rtype):
-                grouped.setdefault(key, []).append(record)
-        return [RRset(owner, kind, min(r.ttl for r in records),
-                      tuple(dict.fromkeys(r.canonical for r in records)))
-                for (owner, kind), records in sorted(grouped.items())]
+        return to_rrsets(self._records(zone, listed), name, rtype)
 
     async def apply(self, zone: str, changes: Sequence[Change]) -> None:
         """Record by record; on a failure, undo what was done, then raise."""
         # Everything that can be refused is refused before the first call.
-        plans = [(change, self._wanted(zone, change.rrset) if isinstance(change, Upsert)
-                  else {}) for change in changes]
-        journal: list[_Step] = []
+        provider = self.config.provider_name
+        plans = [(change, wanted_contents(self.dialect, provider, zone, change.rrset)
+                  if isinstance(change, Upsert) else {}) for change in changes]
+        journal: list[Step] = []
         try:
             for change, wanted in plans:
                 await self._apply_one(zone, change, wanted, journal)
@@ -343,74 +286,19 @@ class LexiconBackend:
     # -- one change ----------------------------------------------------------
 
     async def _apply_one(self, zone: str, change: Change, wanted: dict[str, str],
-                         journal: list[_Step]) -> None:
+                         journal: list[Step]) -> None:
         name, rtype = change.key
         ttl = change.rrset.ttl if isinstance(change, Upsert) else 3600
         session = await self._open(zone, ttl)
         listed = await self._call(lambda: session.list_records(rtype, name))
         current = [rec for key, rec in self._records(zone, listed) if key == (name, rtype)]
-        have = {rec.canonical for rec in current}
-        new_ttl = isinstance(change, Upsert) and any(rec.ttl != ttl for rec in current)
-        if new_ttl:  # lexicon sets a TTL on create only: rewrite the whole RRset
-            deletes, creates = current, list(wanted.values())
-        else:
-            deletes = [rec for rec in current if rec.canonical not in wanted]
-            creates = [content for canonical, content in wanted.items() if canonical not in have]
-        # Creating first keeps the name answering; but a CNAME has one record,
-        # and a new TTL needs an emptied RRset, so those delete first.
-        delete_steps = [_Step("delete", rtype, name, rec.content, rec.ttl) for rec in deletes]
-        create_steps = [_Step("create", rtype, name, content, ttl) for content in creates]
-        steps = (delete_steps + create_steps if rtype == "CNAME" or new_ttl
-                 else create_steps + delete_steps)
-        for step in steps:
+        for step in change_steps(change, ttl, current, wanted):
             # Journal first: a call that failed midway may still have happened
             # (lexicon's create and delete are idempotent, so undoing it is safe).
             journal.append(step)
             await self._call(step.call(session))
 
-    def _wanted(self, zone: str, rrset: RRset) -> dict[str, str]:
-        """canonical record -> the content lexicon is given for it."""
-        out = {}
-        for record in rrset.records:
-            if rrset.type == "CNAME" and self.dialect.cname_in_zone_only:
-                target = record.rstrip(".")
-                if not names.is_at_or_below(target, zone):
-                    raise InvalidRecord(f"lexicon's {self.config.provider_name} provider "
-                                        "cannot write a CNAME to a name outside the zone")
-            out[record] = self._content(rrset.type, record)
-        return out
-
-    def _content(self, rtype: str, canonical: str) -> str:
-        if rtype == "TXT":
-            if self.dialect.txt_presentation:
-                return canonical
-            rdata = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.TXT, canonical)
-            try:
-                return b"".join(rdata.strings).decode("utf-8")  # type: ignore[attr-defined]
-            except UnicodeDecodeError:
-                raise InvalidRecord("this provider takes TXT values as UTF-8 text") from None
-        if rtype == "CNAME":
-            return canonical.rstrip(".")  # lexicon's convention: full name, no trailing dot
-        return canonical
-
-    def _parse(self, zone: str, item: Any) -> tuple[tuple[str, str], _Record] | None:
-        """A listed lexicon record as ((owner, type), record); None if unusable."""
-        if not isinstance(item, dict):
-            return None
-        try:
-            rtype = str(item["type"]).upper()
-            owner = _owner(str(item["name"]), zone)
-            content = str(item["content"])
-            ttl = int(item.get("ttl") or 0)
-            text = content
-            if rtype == "TXT" and self.dialect.txt_presentation:
-                text = _requote(content)
-            canonical = canonical_rdata(rtype, text)
-        except (KeyError, TypeError, ValueError, DnsgateError, dns.exception.DNSException):
-            return None
-        return (owner, rtype), _Record(canonical, content, ttl)
-
-    async def _undo(self, zone: str, journal: list[_Step]) -> str:
+    async def _undo(self, zone: str, journal: list[Step]) -> str:
         """Reverse the journal (best effort); what could not be undone, for the audit."""
         problems = []
         sessions: dict[int, Any] = {}  # lexicon takes the TTL of a create from its config
@@ -426,10 +314,11 @@ class LexiconBackend:
             log.warning("lexicon undo incomplete in %s: %s", zone, "; ".join(problems))
         return "; ".join(problems)
 
-    def _records(self, zone: str, listed: Any) -> list[tuple[tuple[str, str], _Record]]:
+    def _records(self, zone: str, listed: Any) -> list[tuple[tuple[str, str], ListedRecord]]:
         if not isinstance(listed, list):
             raise BackendUnavailable(FAILED, detail="lexicon list_records returned no list")
-        return [parsed for item in listed if (parsed := self._parse(zone, item)) is not None]
+        return [parsed for item in listed
+                if (parsed := parse_record(self.dialect, zone, item)) is not None]
 
     # -- lexicon calls ------------------------------------------------------
 
@@ -477,28 +366,6 @@ class LexiconBackend:
         for secret in self._secrets:
             text = text.replace(secret, "**********")
         return text
-
-
-def _owner(name: str, zone: str) -> str:
-    """Lexicon names come full with or without a trailing dot, or relative."""
-    text = name.strip()
-    if text in ("", "@"):
-        return zone
-    owner = names.normalize(text)
-    if names.is_at_or_below(owner, zone):
-        return owner
-    if text.endswith("."):
-        raise InvalidName(f"{owner} is outside {zone}")
-    return names.normalize(f"{owner}.{zone}")
-
-
-def _requote(content: str) -> str:
-    """Undo lexicon's ``content.strip('"')`` of a TXT presentation value."""
-    text = content
-    trailing = len(text) - len(text.rstrip("\\"))
-    if trailing % 2:  # the strip also took the quote this backslash escaped
-        text += '"'
-    return f'"{text}"'
 
 
 def _open(config: LexiconConfig) -> LexiconBackend:

@@ -47,17 +47,11 @@ backoff on a connection failure or HTTP 5xx; ``updateDnsRecords`` never is
 (only the stale-cache and corrective updates above, each computed afresh
 from what netcup answered).
 
-Mapping: ``hostname`` is relative to the zone (``@`` for the apex); names
-in a destination are fully qualified (netcup accepts them with or without
-the trailing dot; they are sent without it, like other clients do). MX
-carries its preference in ``priority``; an SRV destination holds all four
-fields. A TXT destination is the text netcup puts between the quotes it
-adds itself, with ``\\"``, ``\\\\`` and ``\\DDD`` escapes; netcup splits it
-into 255-octet strings, so a TXT record split elsewhere cannot be stored
-(InvalidRecord rather than a silent change). netcup manages the apex NS
-records and does not list them (nor the SOA), so ``read()`` cannot include
-them. ``infoDnsRecords`` of a zone without records is an error (``5029``),
-as it may be for an unknown zone; ``infoDnsZone`` tells them apart.
+Records are mapped to RRsets in :mod:`dnsgate.backends.netcup_records`.
+netcup manages the apex NS records and does not list them (nor the SOA), so
+``read()`` cannot include them. ``infoDnsRecords`` of a zone without records
+is an error (``5029``), as it may be for an unknown zone; ``infoDnsZone``
+tells them apart.
 
 netcup cannot list zones through this API: the admin lists them (``zones``).
 """
@@ -66,21 +60,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import dns.exception
-import dns.rdataclass
-import dns.rdatatype
-import dns.tokenizer
 import httpx
-from dns.rdtypes.ANY.TXT import TXT
 from pydantic import Field, SecretStr, field_validator
 
 from dnsgate.backends.base import Capabilities, Health, Provider, ProviderConfig, provider_url
+from dnsgate.backends.netcup_records import (
+    RECORD_TYPES,
+    Wanted,
+    diff,
+    satisfied,
+    to_rrsets,
+    wanted_records,
+)
 from dnsgate.domain import names
 from dnsgate.domain.errors import (
     BackendTimeout,
@@ -89,17 +85,11 @@ from dnsgate.domain.errors import (
     InvalidRecord,
     ZoneNotFound,
 )
-from dnsgate.domain.records import WRITABLE_TYPES, Change, RRset, Upsert, canonical_rdata
-
-log = logging.getLogger(__name__)
+from dnsgate.domain.records import Change, RRset
 
 FAILED = "netcup backend failed"
 TIMED_OUT = "netcup backend timed out"
 DEFAULT_ENDPOINT = "https://ccp.netcup.net/run/webservice/servers/endpoint.php?JSON"
-#: Record types netcup's DNS API knows.
-NETCUP_TYPES = frozenset({"A", "AAAA", "MX", "CNAME", "CAA", "SRV", "TXT", "TLSA", "NS", "DS",
-                          "SSHFP", "OPENPGPKEY", "SMIMEA"})
-RECORD_TYPES = NETCUP_TYPES & WRITABLE_TYPES
 SESSION_INVALID = 4001
 VALIDATION_ERROR = 4013
 UPDATE_FAILED = 5028
@@ -109,10 +99,6 @@ READ_RETRIES = 2
 _IDEMPOTENT = frozenset({"login", "infoDnsZone", "infoDnsRecords"})
 _BACKOFF = 0.2
 _EXCERPT = 200
-_TXT_CHUNK = 255
-
-Key = tuple[str, str]
-Wanted = dict[Key, list[tuple[str, dict[str, str]]] | None]
 
 
 class NetcupConfig(ProviderConfig):
@@ -210,7 +196,7 @@ class NetcupBackend:
             ttl = await self._zone_ttl(zone)
         except _NetcupError as exc:
             raise self._unavailable(exc) from None
-        return _rrsets(zone, records, ttl, name, rtype)
+        return to_rrsets(zone, records, ttl, name, rtype)
 
     async def read_for_change(self, zone: str, name: str | None = None) -> list[RRset]:
         """What the records service plans a change against: the cached record
@@ -224,13 +210,13 @@ class NetcupBackend:
             ttl = await self._zone_ttl(zone)
         except _NetcupError as exc:
             raise self._unavailable(exc) from None
-        return _rrsets(zone, cached.records, ttl, name, None)
+        return to_rrsets(zone, cached.records, ttl, name, None)
 
 
     async def apply(self, zone: str, changes: Sequence[Change]) -> None:
         if not changes:
             return
-        wanted = _wanted(zone, changes)
+        wanted = wanted_records(zone, changes)
         async with self._zone_lock(zone):
             try:
                 await self._apply_locked(zone, wanted)
@@ -253,7 +239,7 @@ class NetcupBackend:
         cached = self._records.get(zone)
         fresh = cached is not None and self._clock() - cached.at < self._cache_max_age
         records = cached.records if cached is not None and fresh else await self._fetch(zone)
-        ops = _diff(zone, records, wanted)
+        ops = diff(zone, records, wanted)
         if not ops:
             return
         try:
@@ -262,17 +248,17 @@ class NetcupBackend:
             if exc.code != UPDATE_FAILED:
                 raise
             # A record we named is gone: our copy was stale. Read again, diff again, once.
-            ops = _diff(zone, await self._fetch(zone), wanted)
+            ops = diff(zone, await self._fetch(zone), wanted)
             if not ops:
                 return
             records = await self._update(zone, ops)
-        if _satisfied(zone, records, wanted):
+        if satisfied(zone, records, wanted):
             return
         # The zone held more than our copy showed; the answer is the whole zone now.
-        ops = _diff(zone, records, wanted)
+        ops = diff(zone, records, wanted)
         if ops:
             records = await self._update(zone, ops)
-        if not _satisfied(zone, records, wanted):
+        if not satisfied(zone, records, wanted):
             raise BackendUnavailable(FAILED, detail="updateDnsRecords: the zone does not hold "
                                      "the changed records after the update")
 
@@ -437,8 +423,6 @@ class NetcupBackend:
         return text
 
 
-# -- records <-> RRsets ---------------------------------------------------------
-
 def _record_list(data: Any, action: str) -> list[dict[str, Any]] | None:
     if not isinstance(data, dict) or "dnsrecords" not in data:
         return None
@@ -448,158 +432,6 @@ def _record_list(data: Any, action: str) -> list[dict[str, Any]] | None:
     return records
 
 
-def _owner(zone: str, hostname: str) -> str | None:
-    hostname = hostname.strip()
-    if hostname in ("@", ""):
-        return zone
-    try:
-        return names.normalize(f"{hostname}.{zone}")
-    except InvalidName:
-        return None
-
-
-def _key(zone: str, rec: dict[str, Any]) -> Key | None:
-    """(owner, type) of a netcup record, or None if its hostname is unreadable."""
-    owner = _owner(zone, str(rec.get("hostname") or ""))
-    rtype = str(rec.get("type") or "").upper()
-    return (owner, rtype) if owner is not None and rtype else None
-
-
-def _rdata(zone: str, rec: dict[str, Any]) -> str | None:
-    """The canonical rdata of a netcup record, or None if it cannot be read."""
-    rtype = str(rec.get("type") or "").upper()
-    dest = str(rec.get("destination") or "").strip()
-    try:
-        if rtype == "MX":
-            text = f"{rec.get('priority') or 0} {_absolute(zone, dest)}"
-        elif rtype in ("CNAME", "NS"):
-            text = _absolute(zone, dest)
-        elif rtype == "SRV":
-            parts = dest.split()
-            if len(parts) == 3:  # weight port target, with the priority in its own field
-                parts = [str(rec.get("priority") or 0), *parts]
-            text = " ".join([*parts[:-1], _absolute(zone, parts[-1])]) if parts else ""
-        elif rtype == "TXT":
-            text = _txt_rdata(dest)
-        else:
-            text = dest
-        return canonical_rdata(rtype, text)
-    except (InvalidRecord, dns.exception.DNSException, ValueError):
-        return None
-
-
-def _wanted(zone: str, changes: Sequence[Change]) -> Wanted:
-    """Per (owner, type): the wanted records with their netcup fields, or None to delete."""
-    wanted: Wanted = {}
-    for change in changes:
-        if not isinstance(change, Upsert):
-            wanted[change.key] = None
-            continue
-        rr = change.rrset
-        if rr.type not in RECORD_TYPES:
-            raise InvalidRecord(f"netcup does not support {rr.type} records")
-        if not names.is_at_or_below(rr.name, zone):
-            raise InvalidRecord(f"{rr.name} is not in zone {zone}")
-        if rr.type == "NS" and rr.name == zone:
-            raise InvalidRecord("netcup manages the NS records at the zone apex")
-        hostname = "@" if rr.name == zone else rr.name[: -len(zone) - 1]
-        wanted[change.key] = [(rdata, _fields(hostname, rr.type, rdata))
-                              for rdata in (canonical_rdata(rr.type, r) for r in rr.records)]
-    return wanted
-
-
-def _fields(hostname: str, rtype: str, rdata: str) -> dict[str, str]:
-    """netcup's hostname/type/priority/destination for one canonical record."""
-    fields = {"hostname": hostname, "type": rtype}
-    if rtype == "MX":
-        preference, exchange = rdata.split(" ", 1)
-        return {**fields, "priority": preference, "destination": _bare(exchange)}
-    if rtype in ("CNAME", "NS"):
-        return {**fields, "destination": _bare(rdata)}
-    if rtype == "SRV":
-        *numbers, target = rdata.split()
-        return {**fields, "destination": " ".join([*numbers, _bare(target)])}
-    if rtype == "TXT":
-        destination = _txt_destination(rdata)
-        if not destination:
-            raise InvalidRecord("netcup cannot store an empty TXT record")
-        if _txt_rdata(destination) != rdata:
-            raise InvalidRecord("netcup stores a TXT record as one text that it splits into "
-                                "255-octet strings; this record is split elsewhere")
-        return {**fields, "destination": destination}
-    return {**fields, "destination": rdata}
-
-
-def _diff(zone: str, records: Iterable[dict[str, Any]], wanted: Wanted) -> list[dict[str, Any]]:
-    """The records to send so that each wanted RRset is exactly as wanted."""
-    current: dict[Key, list[tuple[dict[str, Any], str | None]]] = {}
-    for rec in records:
-        key = _key(zone, rec)
-        if key is not None and key in wanted:
-            current.setdefault(key, []).append((rec, _rdata(zone, rec)))
-    ops: list[dict[str, Any]] = []
-    for key, desired in wanted.items():
-        remaining = current.get(key, [])
-        creates: list[dict[str, str]] = []
-        for rdata, fields in desired or ():
-            match = next((i for i, (_, have) in enumerate(remaining) if have == rdata), None)
-            if match is None:
-                creates.append(fields)
-            else:
-                remaining.pop(match)  # already right: not sent, keeps its id
-        for fields in creates:  # a record that goes lends its id to one that comes
-            if remaining:
-                rec, _ = remaining.pop(0)
-                ops.append({"id": str(rec.get("id")), **fields, "deleterecord": False})
-            else:
-                ops.append({**fields, "deleterecord": False})
-        ops.extend({"id": str(rec.get("id")), "hostname": rec.get("hostname"),
-                    "type": rec.get("type"), "priority": str(rec.get("priority") or "0"),
-                    "destination": rec.get("destination"), "deleterecord": True}
-                   for rec, _ in remaining)
-    return ops
-
-
-def _satisfied(zone: str, records: Iterable[dict[str, Any]], wanted: Wanted) -> bool:
-    have: dict[Key, set[str | None]] = {}
-    for rec in records:
-        key = _key(zone, rec)
-        if key is not None and key in wanted:
-            have.setdefault(key, set()).add(_rdata(zone, rec))
-    return all(have.get(key, set()) == {rdata for rdata, _ in desired or ()}
-               for key, desired in wanted.items())
-
-
-def _absolute(zone: str, name: str) -> str:
-    if name == "@":
-        return f"{zone}."
-    return name if name.endswith(".") else f"{name}."
-
-
-def _bare(name: str) -> str:
-    return name[:-1] if name.endswith(".") and name != "." else name
-
-
-def _txt_destination(rdata: str) -> str:
-    """The text between netcup's quotes: the record's strings joined, escapes kept."""
-    tokenizer = dns.tokenizer.Tokenizer(rdata)
-    parts = []
-    while not (token := tokenizer.get()).is_eol_or_eof():
-        parts.append(token.value)
-    return "".join(parts)
-
-
-def _txt_rdata(destination: str) -> str:
-    """What netcup serves for a TXT destination: 255-octet strings, canonical."""
-    tokenizer = dns.tokenizer.Tokenizer(f'"{destination}"')
-    data = tokenizer.get().unescape_to_bytes().value
-    if not tokenizer.get().is_eol_or_eof():
-        raise ValueError("unbalanced quotes in a TXT destination")
-    chunks = [data[i:i + _TXT_CHUNK] for i in range(0, len(data), _TXT_CHUNK)] or [b""]
-    text = TXT(dns.rdataclass.IN, dns.rdatatype.TXT, chunks).to_text()
-    return canonical_rdata("TXT", text)
-
-
 def _open(config: Any) -> NetcupBackend:
     return NetcupBackend(config)
 
@@ -607,22 +439,3 @@ def _open(config: Any) -> NetcupBackend:
 PROVIDER = Provider(
     name="netcup", description="netcup CCP DNS API (customer number, API key and password)",
     config_model=NetcupConfig, capabilities=NetcupBackend.capabilities, open=_open)
-
-
-def _rrsets(zone: str, records: list[dict[str, Any]], ttl: int, name: str | None,
-           rtype: str | None) -> list[RRset]:
-    """netcup records grouped into RRsets, optionally of one name and/or type."""
-    grouped: dict[Key, list[str]] = {}
-    for rec in records:
-        key = _key(zone, rec)
-        rdata = _rdata(zone, rec) if key is not None else None
-        if key is None or rdata is None:
-            log.warning("netcup zone %s: skipping a record dnsgate cannot read (id %s)",
-                        zone, rec.get("id"))
-            continue
-        if (name is None or key[0] == name) and (rtype is None or key[1] == rtype):
-            grouped.setdefault(key, [])
-            if rdata not in grouped[key]:
-                grouped[key].append(rdata)
-    return [RRset(owner, kind, ttl, tuple(sorted(rdatas)))
-            for (owner, kind), rdatas in sorted(grouped.items())]

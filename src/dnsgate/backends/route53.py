@@ -5,12 +5,9 @@ DELETE actions; Route 53 applies a change batch all or nothing, so batches
 are atomic. A DELETE must repeat the set exactly as it is (TTL and values),
 so ``apply()`` first reads the current sets of the names it touches.
 
-Route 53 speaks presentation format with two twists handled here: names and
-values escape bytes as ``\\ooo`` in OCTAL (``*`` comes back as ``\\052``),
-where dnspython writes ``\\ddd`` in decimal; and a name may hold alias or
-routing-policy record sets (weighted, latency, geo, failover, multivalue:
-those with a ``SetIdentifier``), which are not plain RRsets. ``read()`` leaves
-them out and ``apply()`` refuses to touch their name and type rather than
+Record sets are translated in :mod:`dnsgate.backends.route53_records`
+(Route 53's octal escapes); ``read()`` leaves out alias and routing-policy
+record sets, and ``apply()`` refuses to touch their name and type rather than
 clobber them.
 
 The hosted zone of a zone name is looked up once (``ListHostedZonesByName``)
@@ -43,16 +40,22 @@ from botocore import xform_name
 from pydantic import Field, SecretStr, field_validator
 
 from dnsgate.backends.base import Capabilities, Health, Provider, ProviderConfig, provider_url
+from dnsgate.backends.route53_records import (
+    RecordSet,
+    change_batch,
+    decode_name,
+    fqdn,
+    to_rrset,
+)
 from dnsgate.domain import names
 from dnsgate.domain.errors import (
     BackendTimeout,
     BackendUnavailable,
-    DnsgateError,
     InvalidName,
     InvalidRecord,
     ZoneNotFound,
 )
-from dnsgate.domain.records import WRITABLE_TYPES, Change, RRset, Upsert, canonical_rdata
+from dnsgate.domain.records import WRITABLE_TYPES, Change, RRset
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +83,6 @@ _THROTTLE_CODES: Final = frozenset({
 #: Codes with which Route 53 refuses a change batch as a whole, because of its content
 #: (ParamValidation: botocore found a value outside the API's limits before sending).
 _REFUSED_CODES: Final = frozenset({"InvalidChangeBatch", "InvalidInput", "ParamValidation"})
-#: Keys that make a record set something other than a plain RRset.
-_NOT_PLAIN: Final = ("AliasTarget", "SetIdentifier", "TrafficPolicyInstanceId")
 _ZONE_ID = re.compile(r"^[A-Z0-9]{1,32}$")
 _CONNECTION_ERRORS = (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError)
 
@@ -179,7 +180,7 @@ class Route53Backend:
         for item in await self._sets(zone, zone_id, name, rtype):
             if rtype is not None and item.type != rtype:
                 continue
-            rrset = _rrset(item)
+            rrset = to_rrset(item)
             if rrset is not None:
                 out.append(rrset)
         return sorted(out, key=lambda rr: (rr.name, rr.type))
@@ -195,20 +196,8 @@ class Route53Backend:
         if not final:
             return
         zone_id = await self._zone_id(zone)
-        current: dict[tuple[str, str], list[_Set]] = {}
-        for item in await self._current(zone, zone_id, {name for name, _ in final}):
-            current.setdefault((item.name, item.type), []).append(item)
-        batch: list[dict[str, Any]] = []
-        for (name, rtype), change in final.items():
-            existing = current.get((name, rtype), [])
-            if any(not item.plain for item in existing):
-                raise InvalidRecord(
-                    f"{rtype} at {name} is an alias or routing-policy record set in "
-                    "Route 53; dnsgate does not change it")
-            if isinstance(change, Upsert):
-                batch.append({"Action": "UPSERT", "ResourceRecordSet": _plain_set(change.rrset)})
-            elif existing:  # a DELETE names the set exactly as it is; absent is done
-                batch.append({"Action": "DELETE", "ResourceRecordSet": existing[0].as_change()})
+        current = await self._current(zone, zone_id, {name for name, _ in final})
+        batch = change_batch(final, current)
         if not batch:
             return
         try:
@@ -235,7 +224,7 @@ class Route53Backend:
         if pinned is not None:
             return pinned
         candidates: list[_HostedZone] = []
-        params: dict[str, Any] = {"DNSName": _fqdn(zone), "MaxItems": _ZONES_PAGE}
+        params: dict[str, Any] = {"DNSName": fqdn(zone), "MaxItems": _ZONES_PAGE}
         for _ in range(_MAX_PAGES):
             answer = await self._call("ListHostedZonesByName", read=True, **params)
             listed = _hosted_zones(answer)
@@ -265,18 +254,18 @@ class Route53Backend:
 
     # -- record sets -----------------------------------------------------------
 
-    async def _current(self, zone: str, zone_id: str, touched: set[str]) -> list[_Set]:
+    async def _current(self, zone: str, zone_id: str, touched: set[str]) -> list[RecordSet]:
         """The sets now at the touched names: one listing per name, or of the
         whole zone when that is fewer calls (Route 53 allows 5 requests/s)."""
         if len(touched) > _PER_NAME_READS:
             return [item for item in await self._sets(zone, zone_id) if item.name in touched]
-        out: list[_Set] = []
+        out: list[RecordSet] = []
         for name in sorted(touched):
             out.extend(await self._sets(zone, zone_id, name))
         return out
 
     async def _sets(self, zone: str, zone_id: str, name: str | None = None,
-                    rtype: str | None = None) -> list[_Set]:
+                    rtype: str | None = None) -> list[RecordSet]:
         """Every record set of the zone, or those at ``name`` (of ``rtype``).
 
         Route 53 lists sets sorted by name, then type, starting at
@@ -284,10 +273,10 @@ class Route53Backend:
         """
         params: dict[str, Any] = {"HostedZoneId": zone_id, "MaxItems": _SETS_PAGE}
         if name is not None:
-            params["StartRecordName"] = _fqdn(name)
+            params["StartRecordName"] = fqdn(name)
             if rtype is not None:  # Route 53 accepts a type only with a name
                 params["StartRecordType"] = rtype
-        out: list[_Set] = []
+        out: list[RecordSet] = []
         for _ in range(_MAX_PAGES):
             try:
                 answer = await self._call("ListResourceRecordSets", read=True, **params)
@@ -458,23 +447,6 @@ class _HostedZone:
     private: bool
 
 
-@dataclass(frozen=True, slots=True)
-class _Set:
-    """A record set as Route 53 lists it, with its owner name decoded."""
-
-    name: str
-    type: str
-    raw: dict[str, Any]
-
-    @property
-    def plain(self) -> bool:
-        return not any(key in self.raw for key in _NOT_PLAIN)
-
-    def as_change(self) -> dict[str, Any]:
-        """The set as a DELETE must repeat it: Route 53's own name, TTL and values."""
-        return {key: self.raw[key] for key in ("Name", "Type", "TTL", "ResourceRecords")
-                if key in self.raw}
-
 
 def _hosted_zones(answer: dict[str, Any]) -> list[_HostedZone]:
     listed = answer.get("HostedZones")
@@ -504,7 +476,7 @@ def _choose(candidates: Sequence[_HostedZone]) -> _HostedZone | None:
     return None
 
 
-def _record_sets(answer: dict[str, Any]) -> Iterable[_Set]:
+def _record_sets(answer: dict[str, Any]) -> Iterable[RecordSet]:
     listed = answer.get("ResourceRecordSets")
     if not isinstance(listed, list):
         raise _unexpected("record set list is not a list")
@@ -517,91 +489,7 @@ def _record_sets(answer: dict[str, Any]) -> Iterable[_Set]:
             log.debug("route53: skipped a record set whose name dnsgate cannot represent: %r",
                       item["Name"])
             continue
-        yield _Set(name, item["Type"].upper(), item)
-
-
-def _rrset(item: _Set) -> RRset | None:
-    """A plain RRset, or None (logged) for what dnsgate cannot represent."""
-    if not item.plain:
-        log.debug("route53: skipped %s %s: alias or routing-policy record set",
-                  item.name, item.type)
-        return None
-    try:
-        ttl = int(item.raw["TTL"])
-        values = [str(record["Value"]) for record in item.raw["ResourceRecords"]]
-        records = tuple(dict.fromkeys(canonical_rdata(item.type, from_route53(value))
-                                      for value in values))
-    except (KeyError, TypeError, ValueError, DnsgateError) as exc:
-        log.warning("route53: skipped %s %s that dnsgate cannot parse: %s",
-                    item.name, item.type, exc)
-        return None
-    if not records:
-        return None
-    return RRset(item.name, item.type, ttl, records)
-
-
-def _plain_set(rrset: RRset) -> dict[str, Any]:
-    return {"Name": _fqdn(rrset.name), "Type": rrset.type, "TTL": rrset.ttl,
-            "ResourceRecords": [{"Value": to_route53(record)} for record in rrset.records]}
-
-
-def _fqdn(name: str) -> str:
-    # Normalized names hold only a-z 0-9 - _ and a leading '*', all of which
-    # Route 53 takes literally.
-    return name + "."
-
-
-_OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")
-_DECIMAL_OR_OTHER = re.compile(r"\\(\d{3}|.)", re.DOTALL)
-_OCTAL_OR_OTHER = re.compile(r"\\([0-7]{3}|.)", re.DOTALL)
-
-
-def decode_name(text: str) -> str | None:
-    """A name as Route 53 writes it (``\\052.example.com.``), normalized; None
-    if it cannot be an owner name in dnsgate (an escaped dot, a space, ...)."""
-    labels: list[bytes] = []
-    label = bytearray()
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if char == "\\":
-            octal = _OCTAL_ESCAPE.match(text, i)
-            if octal is not None:
-                label.append(int(octal.group(1), 8))
-                i += 4
-                continue
-            if i + 1 >= len(text):
-                return None
-            label.extend(text[i + 1].encode("utf-8"))
-            i += 2
-            continue
-        if char == ".":
-            labels.append(bytes(label))
-            label = bytearray()
-        else:
-            label.extend(char.encode("utf-8"))
-        i += 1
-    if label:
-        labels.append(bytes(label))
-    try:
-        decoded = [part.decode("utf-8") for part in labels]
-        if any("." in part for part in decoded):
-            return None
-        return names.normalize(".".join(decoded))
-    except (UnicodeDecodeError, InvalidName):
-        return None
-
-
-def to_route53(rdata: str) -> str:
-    """dnspython's presentation form with its decimal ``\\ddd`` escapes made octal."""
-    return _DECIMAL_OR_OTHER.sub(
-        lambda m: f"\\{int(m[1]):03o}" if len(m[1]) == 3 else m[0], rdata)
-
-
-def from_route53(value: str) -> str:
-    """Route 53's presentation form with its octal ``\\ooo`` escapes made decimal."""
-    return _OCTAL_OR_OTHER.sub(
-        lambda m: f"\\{int(m[1], 8):03d}" if len(m[1]) == 3 else m[0], value)
+        yield RecordSet(name, item["Type"].upper(), item)
 
 
 def _open(config: Route53Config) -> Route53Backend:

@@ -14,7 +14,8 @@ import pytest
 
 from dnsgate.backends import registry
 from dnsgate.backends.base import secret_fields
-from dnsgate.backends.cloudflare import AUTO_TTL, CloudflareBackend, CloudflareConfig
+from dnsgate.backends.cloudflare import CloudflareBackend, CloudflareConfig
+from dnsgate.backends.cloudflare_records import AUTO_TTL
 from dnsgate.domain.errors import (
     BackendTimeout,
     BackendUnavailable,

@@ -15,6 +15,7 @@ import requests
 
 from dnsgate.backends import lexicon, registry
 from dnsgate.backends.lexicon import LexiconBackend, LexiconConfig
+from dnsgate.backends.lexicon_records import parse_record, record_content
 from dnsgate.backends.sealing import sealed_dump, unsealed
 from dnsgate.domain.errors import (
     BackendTimeout,
@@ -147,19 +148,19 @@ def test_record_content_for_lexicon() -> None:
     pdns = LexiconBackend(parse({"provider_name": "powerdns"}))
     other = LexiconBackend(parse({"provider_name": "cloudflare"}))
     txt = canonical_records("TXT", ["x" * 300])[0]
-    assert pdns._content("TXT", txt) == txt
-    assert other._content("TXT", txt) == "x" * 300
-    assert other._content("CNAME", "www.example.test.") == "www.example.test"
+    assert record_content(pdns.dialect, "TXT", txt) == txt
+    assert record_content(other.dialect, "TXT", txt) == "x" * 300
+    assert record_content(other.dialect, "CNAME", "www.example.test.") == "www.example.test"
     zone = "example.test"
     for listed, owner in [("www.example.test", "www.example.test"),
                           ("WWW.example.test.", "www.example.test"),
                           ("www", "www.example.test"), ("@", zone), (zone + ".", zone)]:
-        parsed = pdns._parse(zone, {"type": "A", "name": listed, "content": "192.0.2.1",
-                                    "ttl": 60})
+        parsed = parse_record(pdns.dialect, zone, {"type": "A", "name": listed,
+                                                   "content": "192.0.2.1", "ttl": 60})
         assert parsed is not None and parsed[0] == (owner, "A")
     # lexicon's powerdns strips every outer quote, also one that ended an escape
-    parsed = pdns._parse(zone, {"type": "TXT", "name": "t", "ttl": 60,
-                                "content": 'say \\"hi\\'})
+    parsed = parse_record(pdns.dialect, zone, {"type": "TXT", "name": "t", "ttl": 60,
+                                               "content": 'say \\"hi\\'})
     assert parsed is not None and parsed[1].canonical == '"say \\"hi\\""'
 
 

@@ -16,13 +16,8 @@ from botocore.awsrequest import AWSResponse
 
 from dnsgate.backends import registry
 from dnsgate.backends.base import secret_fields
-from dnsgate.backends.route53 import (
-    Route53Backend,
-    Route53Config,
-    decode_name,
-    from_route53,
-    to_route53,
-)
+from dnsgate.backends.route53 import Route53Backend, Route53Config
+from dnsgate.backends.route53_records import decode_name, from_route53, to_route53
 from dnsgate.domain.errors import (
     BackendTimeout,
     BackendUnavailable,
