@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from dnsgate.api import account, admin, auth, errors, records
 from dnsgate.api.edge import EdgeMiddleware
@@ -20,6 +20,7 @@ from dnsgate.dnsserver.service import ThreadedDnsService
 from dnsgate.services.context import Env
 from dnsgate.services.ratelimit import RateLimiter
 from dnsgate.services.setup import ensure_builtin_backend
+from dnsgate.web import create_ui
 
 
 def build_env(settings: Settings, db: Database | None = None) -> Env:
@@ -88,6 +89,14 @@ def create_app(settings: Settings, *, env: Env | None = None, migrate_on_start: 
     app.include_router(acmedns.router)
     app.include_router(httpreq.router)
     app.include_router(pdns_api.router)
+    # the web UI (src/dnsgate/web): its own app, so its pages, errors and
+    # security headers never mix with the API's problem+json
+    app.mount("/ui", create_ui(settings, environment))
+
+    @app.get("/", include_in_schema=False)
+    async def home() -> RedirectResponse:
+        return RedirectResponse("/ui/", status_code=307)
+
     # (compat routers above this line)
 
     @app.get("/healthz", include_in_schema=False)

@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     login_user_limit: str = "10/minute"
     rate_limit_storage: str = "memory://"
     log_level: str = "info"
+    # web UI sessions: signed out after this long without a request, and after
+    # this long in any case
+    session_idle_minutes: int = Field(default=30, ge=1)
+    session_max_hours: int = Field(default=12, ge=1)
 
     @field_validator("secret_key")
     @classmethod

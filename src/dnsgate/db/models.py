@@ -268,6 +268,22 @@ class BuiltinRRset(Base):
     records: Mapped[list[str]] = mapped_column(JSON)
 
 
+class WebSession(Base):
+    """A signed-in browser. Only an HMAC of the cookie's value is stored, so a
+    copy of the database does not let anyone in."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # HMAC of the cookie value
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"),
+                                            index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]  # the absolute limit, whatever the activity
+    source_ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(255))
+
+
 
 def table_of(model: type[Base]) -> Table:
     """A model's Table, for Core statements on hot paths."""

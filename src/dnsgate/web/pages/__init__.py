@@ -1,0 +1,1 @@
+"""The UI's routes, one module per area."""

@@ -1,0 +1,115 @@
+"""Sign in and out.
+
+Login trades a name and argon2id password for a brand-new session (a new
+cookie value every time: a value planted before login is worthless). It is
+throttled like the API's login -- ``login_ip`` per address and ``login_user``
+per (name, address) -- plus growing delays after consecutive failures, and
+every failure says the same thing.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from dnsgate.domain.errors import RateLimited, Unauthenticated
+from dnsgate.services import audit, auth, sessions
+from dnsgate.web import deps
+from dnsgate.web.render import clear_cookie, redirect, render, set_cookie
+
+router = APIRouter()
+FAILED = "Invalid username or password."
+
+
+def _safe_next(target: str) -> str:
+    """Only a path inside the UI (no ``//host``, no scheme): no open redirect."""
+    if target.startswith("/ui/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/ui/"
+
+
+@router.get("/login")
+async def login_page(request: Request) -> Response:
+    if deps.current(request) is not None:
+        return redirect(request, "/ui/")
+    return render(request, "login.html", form={}, errors={},
+                  next=_safe_next(request.query_params.get("next", "")))
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    state = deps.ui(request)
+    env, ctx = state.env, deps.context(request)
+    data = await deps.form(request)
+    username, password = data.text("username").lower(), data.get("password")
+    next_ = _safe_next(data.get("next"))
+    shown = {"username": data.get("username")}  # never the password
+    errors: dict[str, str] = {}
+    if not username:
+        errors["username"] = "Enter your username."
+    if not password:
+        errors["password"] = "Enter your password."  # noqa: S105 - a message
+    if errors:
+        return render(request, "login.html", 422, form=shown, errors=errors, next=next_)
+    ip = ctx.source_ip or "-"
+    keys = (f"user:{username}|{ip}", f"ip:{ip}")
+    try:
+        env.limiter.hit("login_ip", ip)
+        env.limiter.hit("login_user", f"{username}|{ctx.source_ip}")
+        state.throttle.check(keys)
+    except RateLimited as limited:
+        with env.db.write() as session:
+            audit.record(session, ctx, caller=None, action="auth.login", when=env.clock(),
+                         outcome="denied", code="rate_limited", details={"username": username})
+        response = render(request, "login.html", 429, form=shown, next=next_, errors={
+            "": f"Too many attempts. Try again in {limited.retry_after} seconds."})
+        response.headers["Retry-After"] = str(limited.retry_after)
+        return response
+    try:
+        with env.db.read() as session:
+            account = auth.authenticate_password(session, username, password)
+            caller = auth.account_caller(session, account.id)
+    except Unauthenticated:
+        state.throttle.failed(keys)
+        with env.db.write() as session:
+            audit.record(session, ctx, caller=None, action="auth.login", when=env.clock(),
+                         outcome="denied", code="login_failed", details={"username": username})
+        return render(request, "login.html", 401, form=shown, errors={"": FAILED}, next=next_)
+    state.throttle.succeeded(keys[:1])  # the address keeps its count: one account's
+    old = deps.current(request)         # success must not reset guessing at others
+    if old is not None:
+        sessions.end_session(env, old.session.id)
+    value, _ = sessions.start_session(env, ctx, account_id=account.id,
+                                      timeouts=state.timeouts)
+    with env.db.write() as session:
+        audit.record(session, ctx, caller=caller, action="auth.login", when=env.clock(),
+                     target=f"account:{account.id}", details={"username": username})
+    moved = redirect(request, next_)
+    set_cookie(request, moved, deps.SESSION_COOKIE, value,
+               max_age=int(state.timeouts.absolute.total_seconds()))
+    clear_cookie(request, moved, deps.PRE_COOKIE)
+    return moved
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    who = deps.current(request)
+    state = deps.ui(request)
+    if who is not None:
+        sessions.end_session(state.env, who.session.id)
+        with state.env.db.write() as session:
+            audit.record(session, deps.context(request), caller=who.caller,
+                         action="auth.logout", when=state.env.clock(),
+                         target=f"account:{who.caller.account_id}")
+    response = redirect(request, "/ui/login", done="logged_out")
+    clear_cookie(request, response, deps.SESSION_COOKIE)
+    return response
+
+
+@router.post("/logout-everywhere")
+async def logout_everywhere(request: Request, who: deps.Viewer) -> Response:
+    state = deps.ui(request)
+    sessions.end_all_sessions(state.env, deps.context(request), caller=who.caller)
+    response = redirect(request, "/ui/login", done="logged_out_everywhere")
+    clear_cookie(request, response, deps.SESSION_COOKIE)
+    return response
