@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from dnsgate.api import account, admin, auth, errors, records
@@ -21,6 +21,8 @@ from dnsgate.services.context import Env
 from dnsgate.services.ratelimit import RateLimiter
 from dnsgate.services.setup import ensure_builtin_backend
 from dnsgate.web import create_ui
+
+API_V1 = "/api/v1"
 
 
 def build_env(settings: Settings, db: Database | None = None) -> Env:
@@ -80,25 +82,8 @@ def create_app(settings: Settings, *, env: Env | None = None, migrate_on_start: 
     )
     app.state.env = environment
     errors.install(app)
-    v1 = APIRouter(prefix="/api/v1")
-    for module in (records, auth, account, admin):
-        v1.include_router(module.router)
-    app.include_router(v1)
-    # protocol facades (src/dnsgate/compat), each mounted at its clients' paths
-    app.include_router(dyndns2.router)
-    app.include_router(acmedns.router)
-    app.include_router(httpreq.router)
-    app.include_router(pdns_api.router)
-    # the web UI (src/dnsgate/web): its own app, so its pages, errors and
-    # security headers never mix with the API's problem+json
-    app.mount("/ui", create_ui(settings, environment))
 
-    @app.get("/", include_in_schema=False)
-    async def home() -> RedirectResponse:
-        return RedirectResponse("/ui/", status_code=307)
-
-    # (compat routers above this line)
-
+    # First in the route table: probes hit these often, and routes match in order.
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -108,6 +93,25 @@ def create_app(settings: Settings, *, env: Env | None = None, migrate_on_start: 
         if environment.db.ping():
             return JSONResponse({"status": "ready"})
         return errors.problem("not_ready", "database unreachable", status=503)
+
+    # Routes match in order, and every route passed costs time: the machine
+    # surfaces (records, then the protocol facades at their clients' paths)
+    # come before the management API.
+    app.include_router(records.router, prefix=API_V1)
+    app.include_router(dyndns2.router)
+    app.include_router(acmedns.router)
+    app.include_router(httpreq.router)
+    app.include_router(pdns_api.router)
+    # (compat routers above this line)
+    for module in (auth, account, admin):
+        app.include_router(module.router, prefix=API_V1)
+    # the web UI (src/dnsgate/web): its own app, so its pages, errors and
+    # security headers never mix with the API's problem+json
+    app.mount("/ui", create_ui(settings, environment))
+
+    @app.get("/", include_in_schema=False)
+    async def home() -> RedirectResponse:
+        return RedirectResponse("/ui/", status_code=307)
 
     app.add_middleware(EdgeMiddleware, proxies=settings.trusted_proxy_networks,
                        max_body=settings.max_body_bytes)
