@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import httpx
+import aiohttp
 from pydantic import Field, SecretStr, field_validator
 
 from dnsgate.backends.base import (
@@ -71,10 +73,10 @@ class PowerDNSBackend:
                                 blind_writes=True)
 
     def __init__(self, config: PowerDNSConfig, *,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 trace_configs: Sequence[aiohttp.TraceConfig] = ()) -> None:
         self.config = config
-        self._transport = transport  # injected by tests to see what goes upstream
-        self._client: httpx.AsyncClient | None = None
+        self._traces = list(trace_configs)  # tests use them to see what goes upstream
+        self._client: aiohttp.ClientSession | None = None
         self._base = f"{config.api_url}/api/v1/servers/{quote(config.server_id, safe='')}"
 
     # -- the Backend protocol ------------------------------------------------
@@ -186,22 +188,25 @@ class PowerDNSBackend:
     async def aclose(self) -> None:
         client, self._client = self._client, None
         if client is not None:
-            await client.aclose()
+            await client.close()
 
     # -- HTTP ------------------------------------------------------------------
 
-    def _http(self) -> httpx.AsyncClient:
+    def _http(self) -> aiohttp.ClientSession:
         # Created on first use, inside the running loop; reused for keep-alive.
+        # aiohttp rather than httpx: ~0.8 ms less per call on loopback, which is
+        # most of what dnsgate adds in front of PowerDNS (bench/pdns_bench.py).
         if self._client is None:
-            self._client = httpx.AsyncClient(
-                timeout=self.config.timeout, transport=self._transport,
+            self._client = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.config.timeout),
                 headers={"X-API-Key": self.config.api_key.get_secret_value(),
-                         "Accept": "application/json"})
+                         "Accept": "application/json"},
+                trace_configs=self._traces or None)
         return self._client
 
     async def _request(self, method: str, path: str, *, read: bool = False,
                        allow: tuple[int, ...] = (), params: dict[str, str] | None = None,
-                       json: Any = None) -> httpx.Response:
+                       json: Any = None) -> _Answer:
         """One API call; 2xx and the ``allow``ed statuses return, the rest raise.
 
         Reads are retried (at most READ_RETRIES times) when the connection
@@ -212,13 +217,12 @@ class PowerDNSBackend:
         for attempt in range(attempts):
             last = attempt == attempts - 1
             try:
-                response = await _within(self.config.timeout, lambda: self._http().request(
-                    method, url, params=params, json=json))
-            except (TimeoutError, httpx.TimeoutException):
+                response = await self._exchange(method, url, params, json)
+            except TimeoutError:  # aiohttp's ServerTimeoutError is one too
                 raise BackendTimeout(TIMED_OUT, detail=(
                     f"{method} {path or '/'}: no answer within {self.config.timeout:g}s"
                 )) from None
-            except httpx.TransportError as exc:
+            except aiohttp.ClientError as exc:
                 if not last:
                     await asyncio.sleep(_BACKOFF * (attempt + 1))
                     continue
@@ -236,6 +240,11 @@ class PowerDNSBackend:
                            f"{self._scrub(_excerpt(response))}")
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def _exchange(self, method: str, url: str, params: dict[str, str] | None,
+                        body: Any) -> _Answer:
+        async with self._http().request(method, url, params=params, json=body) as response:
+            return _Answer(response.status, await response.read())
+
     def _scrub(self, text: str) -> str:
         key = self.config.api_key.get_secret_value()
         return text.replace(key, "**********") if key else text
@@ -249,14 +258,22 @@ class _Failure(BackendUnavailable):
         self.health = health
 
 
-async def _within(seconds: float, call: Callable[[], Awaitable[httpx.Response]]
-                  ) -> httpx.Response:
-    # httpx's timeout is per phase (connect, each read); this bounds the whole call.
-    async with asyncio.timeout(seconds):
-        return await call()
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """An HTTP answer, read whole (the API's answers are small)."""
+
+    status_code: int
+    content: bytes
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
+
+    def json(self) -> Any:
+        return json.loads(self.content)
 
 
-def _json(response: httpx.Response) -> Any:
+def _json(response: _Answer) -> Any:
     try:
         return response.json()
     except ValueError:
@@ -264,7 +281,7 @@ def _json(response: httpx.Response) -> Any:
                        f"HTTP {response.status_code}, not JSON: {_excerpt(response)}") from None
 
 
-def _expect_no_content(response: httpx.Response) -> None:
+def _expect_no_content(response: _Answer) -> None:
     """A write answers 204; anything else must at least be JSON, or we cannot
     tell whether the change was made."""
     if response.status_code != 204 and response.content.strip():
@@ -275,11 +292,11 @@ def _unexpected(what: str) -> BackendUnavailable:
     return _Failure("unexpected answer from the API", what)
 
 
-def _excerpt(response: httpx.Response) -> str:
+def _excerpt(response: _Answer) -> str:
     return response.content[:_EXCERPT].decode("utf-8", "replace")
 
 
-def _error_text(response: httpx.Response) -> str:
+def _error_text(response: _Answer) -> str:
     with contextlib.suppress(ValueError):
         body = response.json()
         if isinstance(body, dict) and isinstance(body.get("error"), str):

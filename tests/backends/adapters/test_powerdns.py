@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
+import aiohttp
 import pytest
 
 from dnsgate.backends import registry
@@ -25,19 +25,17 @@ from tests.backends.providers import powerdns as harness_module
 from tests.backends.providers.powerdns import PowerDNSHarness
 
 
-class Counting(httpx.AsyncBaseTransport):
-    """Forwards to the real server and remembers every attempt."""
+class Counting:
+    """Remembers every request the adapter starts (an aiohttp trace)."""
 
     def __init__(self) -> None:
-        self.inner = httpx.AsyncHTTPTransport()
-        self.requests: list[httpx.Request] = []
+        self.requests: list[aiohttp.TraceRequestStartParams] = []
+        self.trace = aiohttp.TraceConfig()
+        self.trace.on_request_start.append(self._started)
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return await self.inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
+    async def _started(self, _session: aiohttp.ClientSession, _context: Any,
+                       params: aiohttp.TraceRequestStartParams) -> None:
+        self.requests.append(params)
 
     def methods(self) -> list[str]:
         return [request.method for request in self.requests]
@@ -65,7 +63,7 @@ def rrset(name: str, rtype: str, records: list[str], ttl: int = 300) -> RRset:
 async def test_a_change_set_is_one_patch(pdns: PowerDNSHarness) -> None:
     zone = pdns.new_zone()
     counting = Counting()
-    backend = PowerDNSBackend(config_of(pdns.config()), transport=counting)
+    backend = PowerDNSBackend(config_of(pdns.config()), trace_configs=[counting.trace])
     try:
         await backend.apply(zone, [Upsert(rrset(f"old.{zone}", "A", ["192.0.2.9"]))])
         counting.requests.clear()
@@ -88,7 +86,7 @@ async def test_a_change_set_is_one_patch(pdns: PowerDNSHarness) -> None:
 
 async def test_an_empty_change_set_sends_nothing(pdns: PowerDNSHarness) -> None:
     counting = Counting()
-    backend = PowerDNSBackend(config_of(pdns.config()), transport=counting)
+    backend = PowerDNSBackend(config_of(pdns.config()), trace_configs=[counting.trace])
     try:
         await backend.apply(pdns.new_zone(), [])
     finally:
@@ -132,12 +130,12 @@ async def test_read_filters_upstream_and_skips_disabled_records(pdns: PowerDNSHa
     ]})
     assert response.status_code == 204, response.text
     counting = Counting()
-    backend = PowerDNSBackend(config_of(pdns.config()), transport=counting)
+    backend = PowerDNSBackend(config_of(pdns.config()), trace_configs=[counting.trace])
     try:
         assert await backend.read(zone, f"h.{zone}", "A") == [
             RRset(f"h.{zone}", "A", 120, ("192.0.2.1",))]
-        assert counting.requests[-1].url.params["rrset_name"] == f"h.{zone}."
-        assert counting.requests[-1].url.params["rrset_type"] == "A"
+        assert counting.requests[-1].url.query["rrset_name"] == f"h.{zone}."
+        assert counting.requests[-1].url.query["rrset_type"] == "A"
         at_name = await backend.read(zone, f"h.{zone}")
         assert [(rr.type, rr.records) for rr in at_name] == [
             ("A", ("192.0.2.1",)), ("TXT", ('"t"',))]
@@ -187,7 +185,7 @@ async def test_writes_are_never_retried_reads_are(pdns: PowerDNSHarness) -> None
     zone = pdns.new_zone()
     with pdns.fault("down") as raw:
         counting = Counting()
-        backend = PowerDNSBackend(config_of(raw), transport=counting)
+        backend = PowerDNSBackend(config_of(raw), trace_configs=[counting.trace])
         try:
             with pytest.raises(BackendUnavailable):
                 await backend.apply(zone, [Upsert(rrset(f"a.{zone}", "A", ["192.0.2.1"]))])
