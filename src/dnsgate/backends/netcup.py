@@ -47,6 +47,10 @@ backoff on a connection failure or HTTP 5xx; ``updateDnsRecords`` never is
 (only the stale-cache and corrective updates above, each computed afresh
 from what netcup answered).
 
+HTTP: one ``aiohttp.ClientSession`` per adapter (keep-alive), created on first
+use inside the running loop, each request bounded by ``config.timeout`` in
+total, closed by ``aclose()`` after the logout.
+
 Records are mapped to RRsets in :mod:`dnsgate.backends.netcup_records`.
 netcup manages the apex NS records and does not list them (nor the SOA), so
 ``read()`` cannot include them. ``infoDnsRecords`` of a zone without records
@@ -60,12 +64,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import aiohttp
 from pydantic import Field, SecretStr, field_validator
 
 from dnsgate.backends.base import Capabilities, Health, Provider, ProviderConfig, provider_url
@@ -146,6 +151,22 @@ class _Cached:
     at: float
 
 
+@dataclass(frozen=True)
+class _Answer:
+    """An HTTP answer read in full (the connection goes back to the pool at once)."""
+
+    status: int
+    body: bytes
+    charset: str | None
+
+    @property
+    def text(self) -> str:
+        try:
+            return self.body.decode(self.charset or "utf-8", errors="replace")
+        except LookupError:  # a charset Python does not know
+            return self.body.decode("utf-8", errors="replace")
+
+
 class NetcupBackend:
     """One netcup customer account (CCP API key and password)."""
 
@@ -153,15 +174,16 @@ class NetcupBackend:
     capabilities = Capabilities(list_zones=True, create_zones=False, record_types=RECORD_TYPES,
                                 atomic_batches=False, per_record_ttl=False)
 
-    def __init__(self, config: NetcupConfig, *, transport: httpx.AsyncBaseTransport | None = None,
+    def __init__(self, config: NetcupConfig, *,
+                 trace_configs: Sequence[aiohttp.TraceConfig] = (),
                  cache_max_age: float = 300.0, session_idle: float = 14 * 60.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config
-        self._transport = transport  # injected by tests to see what goes upstream
+        self._trace_configs = list(trace_configs)  # injected by tests to see what goes upstream
         self._cache_max_age = cache_max_age
         self._session_idle = session_idle
         self._clock = clock
-        self._client: httpx.AsyncClient | None = None
+        self._client: aiohttp.ClientSession | None = None
         self._session: str | None = None
         self._session_used = 0.0
         self._login_lock: asyncio.Lock | None = None
@@ -229,9 +251,9 @@ class NetcupBackend:
             with contextlib.suppress(_NetcupError, BackendUnavailable):
                 await self._request("logout", self._auth(self._session))
         self._session = None
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()
 
     # -- records -------------------------------------------------------------
 
@@ -369,31 +391,38 @@ class NetcupBackend:
             if attempt:
                 await asyncio.sleep(_BACKOFF * attempt)
             try:
-                response = await client.post(self.config.endpoint,
-                                             json={"action": action, "param": param})
-            except httpx.TimeoutException:
+                async with client.post(self.config.endpoint,
+                                       json={"action": action, "param": param}) as response:
+                    answer = _Answer(response.status, await response.read(),
+                                     response.charset)
+            # TimeoutError first: aiohttp.ServerTimeoutError is also a ClientError
+            # (asyncio.TimeoutError is TimeoutError since Python 3.11).
+            except TimeoutError:
                 raise BackendTimeout(TIMED_OUT, detail=f"{action}: no answer within "
                                      f"{self.config.timeout:g} s") from None
-            except httpx.HTTPError as exc:
+            except (aiohttp.ClientError, OSError) as exc:
+                # Connection refused/reset, server disconnected, broken payload or
+                # HTTP framing; the text names the URL, never the request body.
                 failure = f"{action}: {type(exc).__name__} {exc}"
                 continue
-            if response.status_code >= 500:
-                failure = f"{action}: HTTP {response.status_code}: {response.text[:_EXCERPT]}"
+            if answer.status >= 500:
+                failure = f"{action}: HTTP {answer.status}: {answer.text[:_EXCERPT]}"
                 continue
-            return self._answer(action, response)
+            return self._answer(action, answer)
         raise BackendUnavailable(FAILED, detail=self._redact(failure))
 
-    def _answer(self, action: str, response: httpx.Response) -> Any:
-        if response.status_code != 200:
+    def _answer(self, action: str, answer: _Answer) -> Any:
+        if answer.status != 200:
             raise BackendUnavailable(FAILED, detail=self._redact(
-                f"{action}: HTTP {response.status_code}: {response.text[:_EXCERPT]}"))
+                f"{action}: HTTP {answer.status}: {answer.text[:_EXCERPT]}"))
         try:
-            message = response.json()
-        except ValueError:
+            # Parsed whatever the Content-Type says (netcup's is not always JSON's).
+            message = json.loads(answer.body)
+        except ValueError:  # JSONDecodeError and UnicodeDecodeError alike
             message = None
         if not isinstance(message, dict) or "status" not in message:
             raise BackendUnavailable(FAILED, detail=self._redact(
-                f"{action}: unparseable answer: {response.text[:_EXCERPT]!r}"))
+                f"{action}: unparseable answer: {answer.text[:_EXCERPT]!r}"))
         if message.get("status") == "success":
             return message.get("responsedata")
         code = str(message.get("statuscode"))
@@ -401,11 +430,14 @@ class NetcupBackend:
                            str(message.get("shortmessage") or ""),
                            str(message.get("longmessage") or message.get("status")))
 
-    def _http(self) -> httpx.AsyncClient:
+    def _http(self) -> aiohttp.ClientSession:
+        # Created here, inside the running loop (aiohttp binds a session to it).
+        # trust_env: honour HTTP(S)_PROXY/NO_PROXY as the httpx client did.
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self.config.timeout,
-                                             transport=self._transport,
-                                             headers={"Accept": "application/json"})
+            self._client = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.config.timeout),
+                headers={"Accept": "application/json"}, trust_env=True,
+                trace_configs=self._trace_configs or None)
         return self._client
 
     def _zone_lock(self, zone: str) -> asyncio.Lock:

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import aiohttp
 import pytest
 
 from dnsgate.backends import registry
@@ -168,6 +169,33 @@ async def test_aclose_logs_out(sim: NetcupSimulator) -> None:
     assert sim.session_count() == 1
     await backend.aclose()
     assert sim.calls["logout"] == 1 and sim.session_count() == 0
+
+
+async def test_one_keep_alive_session_released_by_aclose(sim: NetcupSimulator) -> None:
+    sessions: list[aiohttp.ClientSession] = []
+    connections: Counter[str] = Counter()
+
+    async def on_request(session: aiohttp.ClientSession, ctx: Any, params: Any) -> None:
+        sessions.append(session)
+
+    async def on_connection(kind: str) -> None:
+        connections[kind] += 1
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(on_request)
+    trace.on_connection_create_end.append(lambda *_: on_connection("new"))
+    trace.on_connection_reuseconn.append(lambda *_: on_connection("reused"))
+    backend = NetcupBackend(config_of(raw_config(sim)), trace_configs=[trace])
+    await backend.read(ZONE)
+    await backend.apply(ZONE, [Upsert(rrset(f"k.{ZONE}", "A", ["192.0.2.12"]))])
+    await backend.aclose()
+    # login, infoDnsRecords, infoDnsZone, updateDnsRecords, logout: one session, one connection
+    assert sum(sim.calls.values()) == 5 and sim.calls["logout"] == 1
+    assert len(sessions) == 5 and len(set(map(id, sessions))) == 1
+    assert connections == Counter({"new": 1, "reused": 4})
+    assert sessions[0].closed
+    await backend.aclose()  # a second close is harmless and calls nobody
+    assert sum(sim.calls.values()) == 5
 
 
 # -- what is sent ------------------------------------------------------------------
@@ -358,6 +386,15 @@ async def test_upstream_faults(sim: NetcupSimulator) -> None:
             await backend.apply(ZONE, change)
         # a write is never repeated; after a failed write the zone is read again
         assert sim.calls == Counter({"updateDnsRecords": 3, "infoDnsRecords": 2})
+
+        sim.reset_calls()
+        with (sim.fault("down", actions=["updateDnsRecords"]),
+              pytest.raises(BackendUnavailable) as failure):
+            await backend.apply(ZONE, change)  # the connection closes without an answer
+        assert not isinstance(failure.value, BackendTimeout)
+        assert "ServerDisconnected" in failure.value.detail
+        assert sim.api_key not in failure.value.detail
+        assert sim.calls == Counter({"updateDnsRecords": 1, "infoDnsRecords": 1})
 
         sim.reset_calls()
         with sim.fault("error", actions=["infoDnsRecords"]), pytest.raises(BackendUnavailable):
