@@ -16,9 +16,13 @@ API, so ``read()`` does not return them.
 from __future__ import annotations
 
 import asyncio
+import codecs
+import functools
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-import httpx
+import aiohttp
 from pydantic import Field, SecretStr, field_validator
 
 from dnsgate.backends.base import Capabilities, Health, Provider, ProviderConfig, provider_url
@@ -105,27 +109,28 @@ class CloudflareBackend:
     records_per_page = 100
 
     def __init__(self, config: CloudflareConfig, *,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 trace_configs: Sequence[aiohttp.TraceConfig] = ()) -> None:
         self.config = config
-        self._transport = transport  # injected by tests to see what goes upstream
-        self._client: httpx.AsyncClient | None = None
+        self._traces = list(trace_configs)  # tests use them to see what goes upstream
+        self._client: aiohttp.ClientSession | None = None
         self._zone_ids: dict[str, str] = {}
 
-    def _http(self) -> httpx.AsyncClient:
-        # Created lazily: inside the running event loop, never at import or open time.
+    def _http(self) -> aiohttp.ClientSession:
+        # Created lazily: inside the running event loop, never at import or open
+        # time; one session per adapter, so connections are kept alive.
         if self._client is None:
             token = self.config.api_token.get_secret_value()
-            self._client = httpx.AsyncClient(
-                base_url=self.config.api_url, timeout=self.config.timeout,
-                transport=self._transport,
+            self._client = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.config.timeout),
                 headers={"Authorization": f"Bearer {token}", "Accept": "application/json",
-                         "User-Agent": "dnsgate"})
+                         "User-Agent": "dnsgate"},
+                json_serialize=_json_dumps, trace_configs=self._traces or None)
         return self._client
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()
 
     # -- the Backend protocol -------------------------------------------------
 
@@ -271,17 +276,18 @@ class CloudflareBackend:
     async def _request(self, method: str, path: str, *, params: Json | None = None,
                        body: Json | None = None) -> Json:
         """One API call and its envelope; GETs are retried on transient failures."""
-        client = self._http()
         attempts = 1 + (READ_RETRIES if method == "GET" else 0)
         failure: DnsgateError = BackendUnavailable(FAILED)
         for attempt in range(attempts):
             try:
-                response = await client.request(method, path, params=params, json=body)
-            except httpx.TimeoutException as exc:
+                response = await self._exchange(method, path, params, body)
+            except TimeoutError as exc:  # aiohttp's ServerTimeoutError is one too
                 # Not retried: a timeout has already used the caller's time.
                 raise BackendTimeout(TIMED_OUT, detail=self._scrub(
                     f"{method} {path}: {type(exc).__name__}")) from None
-            except httpx.HTTPError as exc:
+            except aiohttp.ClientError as exc:
+                # str() of aiohttp's errors names the URL at most, never the
+                # request headers (repr() would); _scrub is the second guard.
                 failure = BackendUnavailable(FAILED, detail=self._scrub(
                     f"{method} {path}: {type(exc).__name__}: {exc}"))
             else:
@@ -292,10 +298,19 @@ class CloudflareBackend:
                 await asyncio.sleep(_BACKOFF * (attempt + 1))
         raise failure
 
-    def _envelope(self, method: str, path: str, response: httpx.Response) -> Json:
+    async def _exchange(self, method: str, path: str, params: Json | None,
+                        body: Json | None) -> _Answer:
+        """One HTTP exchange, its body read whole (the API's answers are small)
+        within the session's timeout. Redirects are not followed: the token goes
+        to ``api_url`` only."""
+        async with self._http().request(method, self.config.api_url + path, params=params,
+                                        json=body, allow_redirects=False) as response:
+            return _Answer(response.status, await response.read(), response.charset)
+
+    def _envelope(self, method: str, path: str, response: _Answer) -> Json:
         try:
             payload = response.json()
-        except ValueError:
+        except ValueError:  # not JSON, or not UTF-8
             payload = None
         if not isinstance(payload, dict):
             raise BackendUnavailable(FAILED, detail=self._scrub(
@@ -305,7 +320,7 @@ class CloudflareBackend:
             return payload
         raise self._refused(method, path, response, payload)
 
-    def _refused(self, method: str, path: str, response: httpx.Response,
+    def _refused(self, method: str, path: str, response: _Answer,
                  payload: Json | None) -> DnsgateError:
         """The error for an answer that is not a success: a record Cloudflare
         refuses is the caller's problem (InvalidRecord/Conflict), the rest is
@@ -325,6 +340,37 @@ class CloudflareBackend:
         """Never let the token into a message or the audit log."""
         token = self.config.api_token.get_secret_value()
         return text.replace(token, _MASK) if token else text
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """An HTTP answer as read: what ``_envelope`` and ``_refused`` look at."""
+
+    status_code: int
+    content: bytes
+    charset: str | None = None
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
+
+    @property
+    def text(self) -> str:
+        # The declared charset, else UTF-8; undecodable bytes are replaced.
+        encoding = self.charset or "utf-8"
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            encoding = "utf-8"
+        return self.content.decode(encoding, errors="replace")
+
+    def json(self) -> object:
+        return json.loads(self.content)
+
+
+#: Request bodies as compact JSON (smaller batches); NaN is refused, it is not JSON.
+_json_dumps = functools.partial(json.dumps, ensure_ascii=False, separators=(",", ":"),
+                                allow_nan=False)
 
 
 def _errors(payload: Json | None) -> list[tuple[int, str]]:

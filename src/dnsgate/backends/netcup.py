@@ -432,11 +432,12 @@ class NetcupBackend:
 
     def _http(self) -> aiohttp.ClientSession:
         # Created here, inside the running loop (aiohttp binds a session to it).
-        # trust_env: honour HTTP(S)_PROXY/NO_PROXY as the httpx client did.
+        # No environment proxies (like every adapter): trust_env would cost a
+        # thread hop per request and read ~/.netrc.
         if self._client is None:
             self._client = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.config.timeout),
-                headers={"Accept": "application/json"}, trust_env=True,
+                headers={"Accept": "application/json"},
                 trace_configs=self._trace_configs or None)
         return self._client
 

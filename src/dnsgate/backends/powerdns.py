@@ -201,7 +201,7 @@ class PowerDNSBackend:
                 timeout=aiohttp.ClientTimeout(total=self.config.timeout),
                 headers={"X-API-Key": self.config.api_key.get_secret_value(),
                          "Accept": "application/json"},
-                trace_configs=self._traces or None, trust_env=True)  # proxies, as httpx did
+                trace_configs=self._traces or None)
         return self._client
 
     async def _request(self, method: str, path: str, *, read: bool = False,

@@ -4,13 +4,17 @@ atomic batches, the record mapping, configuration and secrets."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from types import SimpleNamespace
 from typing import Any
 
-import httpx
+import aiohttp
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from dnsgate.backends import registry
 from dnsgate.backends.base import secret_fields
@@ -74,6 +78,21 @@ async def backend(sim: CloudflareSimulator, token: str) -> AsyncIterator[Cloudfl
         yield opened
     finally:
         await opened.aclose()
+
+
+@contextlib.asynccontextmanager
+async def upstream(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                   ) -> AsyncIterator[str]:
+    """A stand-in API on a loopback port answering every request with
+    ``handler``; yields its API base URL."""
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield str(server.make_url("/client/v4"))
+    finally:
+        await server.close()
 
 
 def rrset(name: str, rtype: str, records: list[str], ttl: int = 300) -> RRset:
@@ -272,23 +291,85 @@ async def test_hanging_and_garbage_answers(sim: CloudflareSimulator, token: str,
         await quick.aclose()
 
 
-async def test_reads_are_retried_on_a_bad_gateway(sim: CloudflareSimulator,
-                                                  backend: CloudflareBackend) -> None:
+async def test_reads_are_retried_on_a_bad_gateway(token: str) -> None:
     seen: list[str] = []
 
-    def flaky(request: httpx.Request) -> httpx.Response:
-        seen.append(request.url.path)
+    async def flaky(request: web.Request) -> web.Response:
+        seen.append(f"{request.method} {request.path}")
         if len(seen) < 3:
-            return httpx.Response(502, text="<html>bad gateway</html>")
-        return httpx.Response(200, json={"success": True, "errors": [], "messages": [],
-                                         "result": {"id": "t", "status": "active"}})
+            return web.Response(status=502, text="<html>bad gateway</html>")
+        return web.json_response({"success": True, "errors": [], "messages": [],
+                                  "result": {"id": "t", "status": "active"}})
 
-    flaky_backend = CloudflareBackend(backend.config, transport=httpx.MockTransport(flaky))
-    try:
-        assert (await flaky_backend.check()).ok
-    finally:
-        await flaky_backend.aclose()
-    assert seen == ["/client/v4/user/tokens/verify"] * 3
+    statuses: list[int] = []
+
+    async def on_end(_: aiohttp.ClientSession, __: SimpleNamespace,
+                     params: aiohttp.TraceRequestEndParams) -> None:
+        statuses.append(params.response.status)
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_end.append(on_end)
+    async with upstream(flaky) as api_url:
+        flaky_backend = CloudflareBackend(
+            CloudflareConfig.model_validate({"api_token": token, "api_url": api_url}),
+            trace_configs=[trace])
+        try:
+            assert (await flaky_backend.check()).ok
+        finally:
+            await flaky_backend.aclose()
+    assert seen == ["GET /client/v4/user/tokens/verify"] * 3
+    assert statuses == [502, 502, 200]
+
+
+async def test_a_write_is_not_retried_on_a_bad_gateway(token: str) -> None:
+    seen: list[str] = []
+
+    async def writes_fail(request: web.Request) -> web.Response:
+        seen.append(f"{request.method} {request.path}")
+        if request.method != "GET":
+            return web.Response(status=502, text="<html>bad gateway</html>")
+        result = ([{"id": "zid", "name": "w.example", "status": "active"}]
+                  if request.path.endswith("/zones") else [])
+        return web.json_response({"success": True, "errors": [], "messages": [],
+                                  "result": result,
+                                  "result_info": {"page": 1, "total_pages": 1}})
+
+    async with upstream(writes_fail) as api_url:
+        writer = CloudflareBackend(
+            CloudflareConfig.model_validate({"api_token": token, "api_url": api_url}))
+        try:
+            with pytest.raises(BackendUnavailable) as failed:
+                await writer.apply("w.example", [Upsert(rrset("x.w.example", "A",
+                                                              ["192.0.2.1"]))])
+        finally:
+            await writer.aclose()
+    assert "HTTP 502" in failed.value.detail
+    assert [s for s in seen if not s.startswith("GET")] == [
+        "POST /client/v4/zones/zid/dns_records/batch"]
+
+
+async def test_redirects_are_not_followed(token: str) -> None:
+    seen: list[str] = []
+
+    async def moved(request: web.Request) -> web.Response:
+        seen.append(request.path)
+        if request.path.startswith("/elsewhere"):
+            return web.json_response({"success": True, "errors": [], "messages": [],
+                                      "result": {"id": "t", "status": "active"}})
+        raise web.HTTPTemporaryRedirect("/elsewhere")
+
+    async with upstream(moved) as api_url:
+        redirected = CloudflareBackend(
+            CloudflareConfig.model_validate({"api_token": token, "api_url": api_url}))
+        try:
+            with pytest.raises(BackendUnavailable) as failed:
+                await redirected.read("any.example")
+            health = await redirected.check()
+        finally:
+            await redirected.aclose()
+    assert "HTTP 307" in failed.value.detail
+    assert not health.ok
+    assert not [path for path in seen if path.startswith("/elsewhere")]
 
 
 async def test_too_many_operations_for_one_batch(sim: CloudflareSimulator, token: str,
@@ -384,19 +465,20 @@ async def test_check(sim: CloudflareSimulator, token: str) -> None:
         assert value not in health.message
 
 
-async def test_the_token_never_reaches_an_error(sim: CloudflareSimulator, token: str) -> None:
-    def echo(request: httpx.Request) -> httpx.Response:
+async def test_the_token_never_reaches_an_error(token: str) -> None:
+    async def echo(request: web.Request) -> web.Response:
         # A broken upstream that echoes what it got, credentials included.
-        return httpx.Response(500, text=json.dumps(dict(request.headers)))
+        return web.Response(status=500, text=json.dumps(dict(request.headers)))
 
-    leaky = CloudflareBackend(CloudflareConfig.model_validate(config(sim, token)),
-                              transport=httpx.MockTransport(echo))
-    try:
-        with pytest.raises(BackendUnavailable) as failed:
-            await leaky.read("any.example")
-        health = await leaky.check()
-    finally:
-        await leaky.aclose()
+    async with upstream(echo) as api_url:
+        leaky = CloudflareBackend(CloudflareConfig.model_validate(
+            {"api_token": token, "api_url": api_url}))
+        try:
+            with pytest.raises(BackendUnavailable) as failed:
+                await leaky.read("any.example")
+            health = await leaky.check()
+        finally:
+            await leaky.aclose()
     assert "HTTP 500" in failed.value.detail and "**********" in failed.value.detail
     assert token not in failed.value.detail and token not in str(failed.value)
     assert not health.ok and token not in health.message
