@@ -31,7 +31,7 @@ CONNS="${BENCH_CONNS:-64}"
 THREADS="${BENCH_THREADS:-2}"
 WARMUP="${BENCH_WARMUP:-5s}"
 WORK="${BENCH_WORKDIR:-$(mktemp -d /tmp/dnsgate-dyndns-bench.XXXXXX)}"
-PYTHON="${PYTHON:-python3}"
+PYTHON="${PYTHON:-$HERE/../.venv/bin/python}"  # the venv ./scripts/test made
 
 command -v wrk >/dev/null || { echo "dyndns_bench.sh: wrk is not installed (apt-get install wrk)" >&2; exit 2; }
 mkdir -p "$WORK"
@@ -99,7 +99,7 @@ EOF
 chmod 600 "$DYNDNS_FILE"
 
 echo "== starting dnsgate serve on $URL (DNS port $BENCH_DNS_PORT)"
-dnsgate serve >"$WORK/server.log" 2>&1 &
+"$PYTHON" -m dnsgate serve >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 150); do
   if curl -fsS -o /dev/null --max-time 1 "$URL/healthz" 2>/dev/null; then break; fi

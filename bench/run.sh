@@ -35,7 +35,7 @@ WARMUP="${BENCH_WARMUP:-5s}"
 ITERATIONS="${BENCH_ITERATIONS:-20000}"
 SERVER="${BENCH_SERVER:-dnsgate}"
 WORK="${BENCH_WORKDIR:-$(mktemp -d /tmp/dnsgate-bench.XXXXXX)}"
-PYTHON="${PYTHON:-python3}"
+PYTHON="${PYTHON:-$HERE/../.venv/bin/python}"  # the venv ./scripts/test made
 
 command -v wrk >/dev/null || { echo "run.sh: wrk is not installed (apt-get install wrk)" >&2; exit 2; }
 mkdir -p "$WORK"
@@ -102,7 +102,7 @@ timeout 300 "$PYTHON" "$HERE/seed.py" --data-dir "$DATA" --tokens "$TOKENS" \
 echo "== starting the server ($SERVER) on $URL"
 case "$SERVER" in
   dnsgate)
-    dnsgate serve >"$WORK/server.log" 2>&1 &
+    "$PYTHON" -m dnsgate serve >"$WORK/server.log" 2>&1 &
     ;;
   uvicorn)
     # shellcheck disable=SC2086  # BENCH_UVICORN_ARGS is a list of flags
