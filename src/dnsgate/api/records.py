@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
-from dnsgate.api.deps import AnyCaller, Ctx, EnvDep
+from dnsgate.api.deps import AnyCaller, Ctx, EnvDep, get_caller, get_context
 from dnsgate.api.schemas import (
     BatchResult,
     RealmScopePublic,
@@ -19,6 +21,7 @@ from dnsgate.api.schemas import (
 from dnsgate.domain.errors import NotFound
 from dnsgate.domain.records import RRset
 from dnsgate.services import records
+from dnsgate.services.context import Env
 from dnsgate.services.records import ChangeInput
 from dnsgate.services.zones import visible_zones
 
@@ -80,14 +83,40 @@ async def get_rrset(env: EnvDep, ctx: Ctx, caller: AnyCaller, zone: str, name: s
     return _public(found[0])
 
 
-@router.put("/zones/{zone}/rrsets/{name}/{type}", response_model=RRsetPublic)
-async def put_rrset(env: EnvDep, ctx: Ctx, caller: AnyCaller, zone: str, name: str,
-                    type: str, body: RRsetBody) -> RRsetPublic:
-    """Create or replace one RRset."""
+_PUT_BODY = {"required": True, "content": {"application/json": {
+    "schema": RRsetBody.model_json_schema(ref_template="#/components/schemas/{model}")}}}
+
+
+@router.put("/zones/{zone}/rrsets/{name}/{type}", response_model=RRsetPublic,
+            openapi_extra={"requestBody": _PUT_BODY})
+async def put_rrset(request: Request, zone: str, name: str, type: str) -> Response:
+    """Create or replace one RRset. Body: ``{"ttl"?, "records": [...]}``.
+
+    The hottest route, so it skips FastAPI's dependency and body machinery
+    (~0.3 ms of CPU): the same steps, called directly. The body is validated
+    by the same model and errors look the same as on every other route.
+    """
+    env: Env = request.app.state.env
+    ctx = await get_context(request)
+    caller = await get_caller(request, env)
+    body = _put_body(await request.body(), request.headers.get("content-type", ""))
     result = await records.apply_changes(env, ctx, caller=caller, zone=zone, inputs=[
         ChangeInput("upsert", name, type, body.ttl, body.records)], blind=True)
-    # Already the documented shape: skip re-validating it (this is the hot route).
-    return JSONResponse(result.upserted[0].as_dict())  # type: ignore[return-value]
+    return JSONResponse(result.upserted[0].as_dict())
+
+
+def _put_body(raw: bytes, content_type: str) -> RRsetBody:
+    """The PUT body, or the RequestValidationError FastAPI would have raised."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        raise RequestValidationError([{"type": "json_invalid", "loc": ("body",),
+                                       "msg": "the body must be JSON (application/json)"}])
+    try:
+        return RRsetBody.model_validate_json(raw)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        ) from None
 
 
 @router.delete("/zones/{zone}/rrsets/{name}/{type}", status_code=204)
