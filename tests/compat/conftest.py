@@ -22,21 +22,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import shutil
 import subprocess
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from argon2 import PasswordHasher
 
-from tests.conftest import TEMPLATE_DB, TEST_SECRET_KEY
+from tests.conftest import TEST_SECRET_KEY
 from tests.dns.tools import free_dns_port, require_tool
 from tests.support import pdns
+from tests.support.databases import stack_database
 from tests.support.factories import Made, World, bearer
 from tests.support.faultproxy import FaultProxy
 from tests.support.server import cli_env, running
@@ -119,20 +117,9 @@ def dyndns_dig(port: int, name: str, rtype: str = "A") -> set[str]:
 def _dyndns_database_url(database_backend: str, request: pytest.FixtureRequest,
                          tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A migrated database of the selected backend for the session's stack."""
-    if database_backend == "sqlite":
-        template: Path = request.getfixturevalue("_sqlite_template")
-        path = tmp_path_factory.mktemp("dyndns-db") / "dnsgate.db"
-        shutil.copyfile(template, path)
-        yield f"sqlite:///{path}"
-        return
-    server = request.getfixturevalue("postgres_server")
-    request.getfixturevalue("_postgres_template")
-    name = f"dyndns_{uuid.uuid4().hex[:12]}"
-    url = server.create_database(name, template=TEMPLATE_DB)
-    try:
+    with stack_database(request, database_backend,
+                        tmp_path_factory.mktemp("dyndns-db")) as url:
         yield url
-    finally:
-        server.drop_database(name)
 
 
 @pytest.fixture(scope="session")

@@ -31,8 +31,8 @@ from tests.support.acme import (
     AcmeStack,
     acme_stack,
     san_names,
-    stack_database,
 )
+from tests.support.databases import stack_database
 from tests.support.factories import bearer
 
 CERTBOT = Path(sys.executable).with_name("certbot")

@@ -18,8 +18,8 @@ from tests.support.acme import (
     acme_stack,
     run_lego,
     san_names,
-    stack_database,
 )
+from tests.support.databases import stack_database
 
 
 @pytest.fixture(scope="module")

@@ -23,9 +23,9 @@ from tests.support.acme import (
     ZONE,
     AcmeStack,
     acme_stack,
-    stack_database,
     unique_label,
 )
+from tests.support.databases import stack_database
 
 OCTODNS_SYNC = Path(sys.executable).with_name("octodns-sync")
 

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import shutil
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,7 +23,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import TEMPLATE_DB, TEST_SECRET_KEY
+from tests.conftest import TEST_SECRET_KEY
+from tests.support.databases import stack_database
 from tests.support.factories import World
 from tests.support.server import cli_env, running
 
@@ -55,20 +54,9 @@ class UiServer:
 @pytest.fixture(scope="session")
 def _e2e_database_url(database_backend: str, request: pytest.FixtureRequest,
                       tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if database_backend == "sqlite":
-        template: Path = request.getfixturevalue("_sqlite_template")
-        path = tmp_path_factory.mktemp("e2e-db") / "dnsgate.db"
-        shutil.copyfile(template, path)
-        yield f"sqlite:///{path}"
-        return
-    server = request.getfixturevalue("postgres_server")
-    request.getfixturevalue("_postgres_template")
-    name = f"e2e_{uuid.uuid4().hex[:12]}"
-    url = server.create_database(name, template=TEMPLATE_DB)
-    try:
+    with stack_database(request, database_backend,
+                        tmp_path_factory.mktemp("e2e-db")) as url:
         yield url
-    finally:
-        server.drop_database(name)
 
 
 @pytest.fixture(scope="session")

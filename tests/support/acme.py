@@ -29,7 +29,6 @@ import ipaddress
 import itertools
 import json
 import os
-import shutil
 import ssl
 import subprocess
 import time
@@ -48,7 +47,7 @@ from cryptography.x509.oid import NameOID
 
 from dnsgate.backends.base import Capabilities, Health
 from dnsgate.domain.errors import BackendTimeout, BackendUnavailable
-from tests.conftest import TEMPLATE_DB, TEST_SECRET_KEY
+from tests.conftest import TEST_SECRET_KEY
 from tests.dns.tools import free_dns_port, require_tool
 from tests.support.factories import World, bearer
 from tests.support.server import cli_env, free_port, running, stop
@@ -297,26 +296,6 @@ def acme_stack(database_url: str, workdir: Path) -> Iterator[AcmeStack]:
                 pebble.stop()
     finally:
         env.db.dispose()
-
-
-@contextlib.contextmanager
-def stack_database(request: pytest.FixtureRequest, database_backend: str,
-                   workdir: Path) -> Iterator[str]:
-    """A migrated database of the selected backend for one stack."""
-    if database_backend == "sqlite":
-        template: Path = request.getfixturevalue("_sqlite_template")
-        path = workdir / "dnsgate.db"
-        shutil.copyfile(template, path)
-        yield f"sqlite:///{path}"
-        return
-    server = request.getfixturevalue("postgres_server")
-    request.getfixturevalue("_postgres_template")
-    name = f"acme_{uuid.uuid4().hex[:12]}"
-    url = server.create_database(name, template=TEMPLATE_DB)
-    try:
-        yield url
-    finally:
-        server.drop_database(name)
 
 
 # --- lego ----------------------------------------------------------------------

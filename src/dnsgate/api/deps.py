@@ -49,12 +49,7 @@ def bearer(request: Request) -> str:
 
 async def get_caller(request: Request, env: EnvDep) -> Caller:
     """A realm token or an account API key."""
-    credential = bearer(request)
-    if credential.startswith(tokens.API_KEY_PREFIX + "_"):
-        with env.db.write() as session:
-            return auth.authenticate_api_key(env, session, credential)
-    with env.db.transaction(write=False) as tx:
-        return auth.authenticate_token(env, tx, credential)
+    return auth.authenticate_credential(env, bearer(request))
 
 
 async def get_account_caller(request: Request, env: EnvDep) -> Caller:

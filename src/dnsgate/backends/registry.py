@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from dnsgate.backends.base import Backend, Capabilities, Provider, ProviderConfig
+from dnsgate.backends.base import Backend, Provider, ProviderConfig
 from dnsgate.backends.builtin import BuiltinBackend
 from dnsgate.backends.sealing import unsealed
 from dnsgate.db.engine import Database
@@ -60,11 +60,6 @@ def provider(name: str) -> Provider:
     return found
 
 
-def check_provider(name: str) -> None:
-    """Raise InvalidInput unless ``name`` names a known provider."""
-    provider(name)
-
-
 def parse_config(name: str, config: dict[str, Any]) -> ProviderConfig:
     """Validate a provider configuration; errors name the field, never its value."""
     model = provider(name).config_model
@@ -75,10 +70,6 @@ def parse_config(name: str, config: dict[str, Any]) -> ProviderConfig:
             f"{'.'.join(str(part) for part in err['loc']) or 'config'}: {err['msg']}"
             for err in exc.errors(include_input=False, include_url=False))
         raise InvalidInput(f"invalid {name} configuration: {problems}") from None
-
-
-def capabilities(name: str) -> Capabilities:
-    return provider(name).capabilities
 
 
 class BackendRegistry:

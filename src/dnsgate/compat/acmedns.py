@@ -57,7 +57,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from dnsgate.api.deps import get_context
-from dnsgate.compat.credentials import authenticate_text
 from dnsgate.compat.txt import add_txt
 from dnsgate.domain import names, tokens
 from dnsgate.domain.errors import (
@@ -71,7 +70,7 @@ from dnsgate.domain.errors import (
     Unauthenticated,
 )
 from dnsgate.domain.policy import RealmScope, decide, realm_covers
-from dnsgate.services import records
+from dnsgate.services import auth, records
 from dnsgate.services import tokens as token_service
 from dnsgate.services.context import Caller, Env, RequestContext
 from dnsgate.services.zones import find_zone
@@ -183,7 +182,7 @@ def _account(env: Env, request: Request) -> Caller:
     key = value.strip()
     if scheme.lower() != "bearer" or not key.startswith(f"{tokens.API_KEY_PREFIX}_"):
         raise Unauthenticated("an account API key is required", code="token_missing")
-    return authenticate_text(env, key)
+    return auth.authenticate_credential(env, key)
 
 
 def _json(body: bytes) -> Any:
@@ -251,7 +250,8 @@ def _choose_realm(env: Env, ctx: RequestContext, caller: Caller,
     if not holding:
         raise AcmeDnsError(403, "name_outside_realm")
     with env.db.read() as session:
-        zone = find_zone(session, max((r.zone for r in holding), key=len))
+        zone = find_zone(session, max((r.zone for r in holding),
+                                      key=lambda z: len(names.labels(z))))
     now = env.clock()
     decisions = [decide(caller.principal, op, zone.policy, challenge, "TXT", ctx.address, now)
                  for op in ("create", "update")]
@@ -276,7 +276,7 @@ def _api_user(env: Env, request: Request) -> Caller:
     parsed = tokens.parse(text)
     if parsed is None or parsed[0] != user:
         raise AcmeDnsError(401, "forbidden")
-    return authenticate_text(env, text)
+    return auth.authenticate_credential(env, text)
 
 
 def _update_body(body: bytes) -> tuple[str, Any]:

@@ -26,17 +26,8 @@ def credential_text(presented: basicauth.Presented) -> str:
     return joined if token_id and tokens.parse(joined) is not None else password
 
 
-def authenticate_text(env: Env, text: str) -> Caller:
-    """A realm token or an account API key as a Caller (Unauthenticated otherwise)."""
-    if text.startswith(f"{tokens.API_KEY_PREFIX}_"):
-        with env.db.write() as session:
-            return auth.authenticate_api_key(env, session, text)
-    with env.db.transaction(write=False) as tx:
-        return auth.authenticate_token(env, tx, text)
-
-
 def authenticate(env: Env, presented: basicauth.Presented) -> Caller:
-    return authenticate_text(env, credential_text(presented))
+    return auth.authenticate_credential(env, credential_text(presented))
 
 
 def reachable_zones(env: Env, caller: Caller) -> list[ZoneInfo]:

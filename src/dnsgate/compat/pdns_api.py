@@ -54,7 +54,6 @@ from fastapi.responses import JSONResponse, Response
 
 from dnsgate.api.deps import get_context
 from dnsgate.api.errors import STATUS
-from dnsgate.compat.credentials import authenticate_text
 from dnsgate.domain.errors import (
     BackendTimeout,
     BackendUnavailable,
@@ -68,7 +67,7 @@ from dnsgate.domain.errors import (
     ZoneNotFound,
 )
 from dnsgate.domain.records import RRset
-from dnsgate.services import records
+from dnsgate.services import auth, records
 from dnsgate.services.context import Caller, Env, RequestContext, ZoneInfo
 from dnsgate.services.records import ChangeInput
 from dnsgate.services.zones import normalize_zone, visible_zones
@@ -138,7 +137,7 @@ async def _serve(request: Request, handler: Handler) -> Response:
         key = request.headers.get("x-api-key", "").strip()
         if not key:
             raise Unauthenticated("X-API-Key is missing", code="token_missing")
-        caller = authenticate_text(env, key)
+        caller = auth.authenticate_credential(env, key)
         return await handler(env, ctx, caller)
     except Exception as exc:
         return _failure(exc, ctx)

@@ -52,6 +52,17 @@ def _set(raw: Raw, value: Any) -> frozenset[str] | None:
     return None if items is None else frozenset(items)
 
 
+def authenticate_credential(env: Env, text: str) -> Caller:
+    """A realm token (``dg_``) or an account API key (``dgk_``) as a Caller, each
+    on its own path (tokens on the hot bare-connection read); Unauthenticated
+    otherwise. Every surface that takes a machine credential comes here."""
+    if text.startswith(f"{tokens.API_KEY_PREFIX}_"):
+        with env.db.write() as session:  # a key's use is recorded
+            return authenticate_api_key(env, session, text)
+    with env.db.transaction(write=False) as tx:
+        return authenticate_token(env, tx, text)
+
+
 def authenticate_token(env: Env, session: Executor, text: str) -> Caller:
     """A realm token (``dg_<id>_<secret>``) as a Caller, or Unauthenticated.
 

@@ -71,7 +71,7 @@ def _find(session: Session, name: str) -> Backend:
     return row
 
 
-def _parse(env: Env, provider: str, config: Mapping[str, Any]) -> ProviderConfig:
+def _parse(provider: str, config: Mapping[str, Any]) -> ProviderConfig:
     if provider == BUILTIN:
         raise InvalidInput("the built-in backend exists once and has no configuration")
     return registry.parse_config(provider, dict(config))
@@ -108,7 +108,7 @@ def add_backend(env: Env, ctx: RequestContext, *, caller: Caller | None, name: s
     if not _NAME.fullmatch(name):
         raise InvalidInput("backend names are 1-64 of a-z, 0-9, '-' and '_', "
                            "starting with a letter or digit")
-    parsed = _parse(env, provider, config)
+    parsed = _parse(provider, config)
     now = env.clock()
     with env.db.write() as session:
         if session.scalars(select(Backend.id).where(Backend.name == name)).first() is not None:
@@ -139,7 +139,7 @@ async def update_backend(env: Env, ctx: RequestContext, *, caller: Caller | None
         details: dict[str, Any] = {}
         if config is not None:
             merged = _merge(unsealed(env.key, row.config or {}), config)
-            parsed = _parse(env, row.provider, merged)
+            parsed = _parse(row.provider, merged)
             row.config = sealed_dump(env.key, parsed)
             details["config"] = parsed.model_dump(mode="json")
         if status is not None:

@@ -10,6 +10,7 @@ written.
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar, cast
@@ -401,7 +402,9 @@ async def _upstream(env: Env, ctx: RequestContext, caller: Caller, info: ZoneInf
     except DnsgateError:
         raise
     except Exception as exc:  # an adapter bug or an unmapped library error
-        log.exception("backend %s failed on %s", info.backend_name, info.name)
+        # Where, not what: a library's message may quote a request and its credentials.
+        log.error("backend %s failed on %s: %s at\n%s", info.backend_name, info.name,
+                  type(exc).__name__, "".join(traceback.format_tb(exc.__traceback__)))
         failure = BackendUnavailable(f"backend {info.backend_name} failed",
                                      detail=f"{type(exc).__name__}")
     code = "backend_timeout" if isinstance(failure, BackendTimeout) else "backend_unavailable"

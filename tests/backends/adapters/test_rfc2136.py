@@ -353,7 +353,7 @@ def test_the_key_repr_of_dnspython_would_leak() -> None:
 
 
 def test_capabilities() -> None:
-    caps = registry.capabilities("rfc2136")
+    caps = registry.provider("rfc2136").capabilities
     assert caps.atomic_batches and caps.list_zones and not caps.create_zones
     assert "SOA" not in caps.record_types and {"A", "CNAME", "NS", "TXT"} <= caps.record_types
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import dns.message
+import dns.name
 import dns.query
 import dns.rcode
 import dns.rdatatype
@@ -25,19 +26,21 @@ _COUNTER = itertools.count(1)
 
 def lookup_dns(port: int, name: str, rtype: str) -> list[str]:
     """What the server answers for (name, rtype), canonical and sorted."""
-    query = dns.message.make_query(f"{name}.", rtype)
-    answer = dns.query.tcp(query, "127.0.0.1", port=port, timeout=5)
+    owner = dns.name.from_text(name)
+    answer = dns.query.tcp(dns.message.make_query(owner, rtype), "127.0.0.1", port=port,
+                           timeout=5)
     assert answer.rcode() in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN), answer
     wanted = dns.rdatatype.from_text(rtype)
     out: set[str] = set()
     for rrset in answer.answer:
-        if rrset.rdtype == wanted and rrset.name.to_text().rstrip(".").lower() == name:
+        if rrset.rdtype == wanted and rrset.name == owner:
             out.update(canonical_rdata(rtype, rdata.to_text()) for rdata in rrset)
     return sorted(out)
 
 
 class PowerDNSHarness:
     provider = "powerdns"
+    tag_prefix = "gw"
 
     def __init__(self, workdir: Path) -> None:
         self.server = pdns.start(workdir / "pdns")
@@ -46,13 +49,17 @@ class PowerDNSHarness:
         except BaseException:
             self.server.stop()
             raise
-        self.tag = f"gw{os.getpid()}"
+        self.tag = f"{self.tag_prefix}{os.getpid()}"
+
+    def _config(self, url: str, key: str) -> dict[str, Any]:
+        """The provider configuration reaching the PowerDNS API at ``url``."""
+        return {"api_url": url, "api_key": key}
 
     def config(self) -> dict[str, Any]:
-        return {"api_url": self.server.api_url, "api_key": self.server.api_key}
+        return self._config(self.server.api_url, self.server.api_key)
 
     def bad_credentials(self) -> dict[str, Any]:
-        return {"api_url": self.server.api_url, "api_key": "wrong-" + secrets.token_urlsafe(16)}
+        return self._config(self.server.api_url, "wrong-" + secrets.token_urlsafe(16))
 
     def new_zone(self) -> str:
         zone = f"z{next(_COUNTER)}-{self.tag}.example"
@@ -62,7 +69,7 @@ class PowerDNSHarness:
     @contextlib.contextmanager
     def fault(self, mode: Fault) -> Iterator[dict[str, Any]]:
         with self.proxy.fault(mode):
-            yield {"api_url": self.proxy.url, "api_key": self.server.api_key,
+            yield {**self._config(self.proxy.url, self.server.api_key),
                    "timeout": FAULT_TIMEOUT}
 
     def lookup(self, zone: str, name: str, rtype: str) -> list[str]:
