@@ -41,6 +41,11 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/ui/admin/realms/{realm_id}/approve"): row(303, 403, 403, 303),
     ("POST", "/ui/admin/realms/{realm_id}/reject"): row(303, 403, 403, 422),
     ("GET", "/ui/admin/accounts"): row(303, 403, 403, 200),
+    # --- account security (2FA, sessions, API keys)
+    # --- registration, verification, invites, password reset
+    # --- realm page, activity, audit, dashboards
+    # --- admin: accounts, zones, grants, tokens
+    # --- backends (mine and admin)
 }
 
 

@@ -76,8 +76,12 @@ class Account(Base):
     role: Mapped[str] = mapped_column(String(16), default="user")  # admin | user
     status: Mapped[str] = mapped_column(String(16), default="active")  # pending|active|disabled
     password_hash: Mapped[str | None] = mapped_column(String(255))
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
-    recovery_codes: Mapped[list[str] | None] = mapped_column(JSON)
+    totp_secret: Mapped[str | None] = mapped_column(String(255))  # sealed; set while enrolling
+    totp_enabled_at: Mapped[datetime | None]  # 2FA is on once this is set
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)  # no code is used twice
+    recovery_codes: Mapped[list[str] | None] = mapped_column(JSON)  # keyed hashes, one-time
+    email_verified_at: Mapped[datetime | None]
+    password_changed_at: Mapped[datetime | None]  # reset links issued before it are void
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -283,6 +287,35 @@ class WebSession(Base):
     source_ip: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(255))
 
+
+class Invite(Base):
+    """An admin's invitation to register (the link's secret is stored as an HMAC)."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    email: Mapped[str | None] = mapped_column(String(254))
+    role: Mapped[str] = mapped_column(String(16), default="user")
+    created_by: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    used_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+    revoked_at: Mapped[datetime | None]
+
+
+class SiteSetting(Base):
+    """A setting admins change at runtime (e.g. who must use 2FA), as JSON."""
+
+    __tablename__ = "site_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="SET NULL"))
 
 
 def table_of(model: type[Base]) -> Table:

@@ -16,6 +16,7 @@ from dnsgate.web import deps
 #: Fixed notices a redirect may ask for (``?done=<key>``): nothing user-typed
 #: is ever reflected from a URL.
 NOTICES = {
+    # --- sign-in, portal
     "logged_out": "You are signed out.",
     "logged_out_everywhere": "You are signed out on every device.",
     "token_revoked": "The token is revoked; its next request gets 401.",
@@ -24,7 +25,23 @@ NOTICES = {
     "realm_rejected": "The realm is rejected; the owner sees your reason.",
     "already_decided": "That request was already decided.",
     "session_expired": "Your session has ended; please sign in again.",
+    # --- account security (2FA, sessions, API keys)
+    # --- registration, verification, invites, password reset
+    # --- realm page, activity, audit
+    # --- admin: accounts, zones, grants, tokens
+    # --- backends (mine and admin)
 }
+
+#: The navigation: (path, label). A page is marked current when the path matches.
+NAV_MAIN: list[tuple[str, str]] = [
+    ("/ui/", "Dashboard"),
+    ("/ui/tokens", "Tokens"),
+    ("/ui/realms/request", "Request a realm"),
+]
+NAV_ADMIN: list[tuple[str, str]] = [
+    ("/ui/admin/approvals", "Approvals"),
+    ("/ui/admin/accounts", "Accounts"),
+]
 
 
 def _when(value: datetime | None) -> str:
@@ -47,6 +64,7 @@ def render(request: Request, name: str, status: int = 200, **values: Any) -> HTM
     done = request.query_params.get("done", "")
     page = templates().get_template(name).render(
         who=who, csrf_token=token, notice=NOTICES.get(done, ""), path=request.url.path,
+        nav_main=NAV_MAIN, nav_admin=NAV_ADMIN,
         **values)
     response = HTMLResponse(page, status_code=status)
     new_pre = getattr(request.state, "new_pre", None)
