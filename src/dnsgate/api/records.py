@@ -87,7 +87,10 @@ _PUT_BODY = {"required": True, "content": {"application/json": {
     "schema": RRsetBody.model_json_schema(ref_template="#/components/schemas/{model}")}}}
 
 
-@router.put("/zones/{zone}/rrsets/{name}/{type}", response_model=RRsetPublic,
+PUT_PATH = "/zones/{zone}/rrsets/{name}/{type}"
+
+
+@router.put(PUT_PATH, response_model=RRsetPublic,
             openapi_extra={"requestBody": _PUT_BODY})
 async def put_rrset(request: Request, zone: str, name: str, type: str) -> Response:
     """Create or replace one RRset. Body: ``{"ttl"?, "records": [...]}``.
@@ -103,6 +106,12 @@ async def put_rrset(request: Request, zone: str, name: str, type: str) -> Respon
     result = await records.apply_changes(env, ctx, caller=caller, zone=zone, inputs=[
         ChangeInput("upsert", name, type, body.ttl, body.records)], blind=True)
     return JSONResponse(result.upserted[0].as_dict())
+
+
+async def put_rrset_direct(request: Request) -> Response:
+    """``put_rrset`` as a plain Starlette endpoint, first in the route table."""
+    params = request.path_params
+    return await put_rrset(request, params["zone"], params["name"], params["type"])
 
 
 def _put_body(raw: bytes, content_type: str) -> RRsetBody:

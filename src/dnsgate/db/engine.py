@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from dnsgate.db.raw import Executor, Tx
+from dnsgate.db.raw import Executor, Raw, Tx, dialect
 
 _IMMEDIATE = "dnsgate_immediate"
 log = logging.getLogger("dnsgate.db")
@@ -82,17 +82,30 @@ class Database:
 
     @contextmanager
     def transaction(self, *, write: bool) -> Iterator[Tx]:
-        """A hot-path transaction on a bare Connection (see ``raw.Tx``).
+        """A hot-path transaction on a pooled driver connection (see ``raw.Tx``).
 
         ``write=True`` takes SQLite's write lock at BEGIN, like ``write()``;
-        the commit hooks run after a successful commit, as for a Session.
+        the commit hooks run after a successful commit, as for a Session. A
+        read on SQLite runs its statements in autocommit: each is atomic, and
+        the hot reads are one statement.
         """
-        with self.engine.connect() as conn:
-            if write:
-                conn.execution_options(**{_IMMEDIATE: True})
-            tx = Tx(conn)
-            with conn.begin():
-                yield tx
+        pooled = self.engine.raw_connection()
+        driver: Any = pooled.driver_connection
+        tx = Tx(driver, dialect(is_sqlite=self.is_sqlite))
+        try:
+            if self.is_sqlite and write:
+                driver.execute("BEGIN IMMEDIATE")
+            yield tx
+            if not self.is_sqlite:
+                driver.commit()
+            elif write:
+                driver.execute("COMMIT")
+        except BaseException:
+            if not self.is_sqlite or driver.in_transaction:
+                driver.rollback()
+            raise
+        finally:
+            pooled.close()
         if tx.info and write:
             for hook in self._commit_hooks:
                 hook(tx.info)
@@ -106,8 +119,8 @@ class Database:
         """
         if self.is_sqlite:
             return
-        session.connection().execute(text("SELECT pg_advisory_xact_lock(:k)"),
-                                     {"k": _lock_id(key)})
+        Raw.of(session).execute(session, "SELECT pg_advisory_xact_lock(:k)",
+                                {"k": _lock_id(key)})
 
     def acquire_lock(self, key: str) -> Callable[[], None] | None:
         """Take the lock ``key`` across nodes for work outside any transaction

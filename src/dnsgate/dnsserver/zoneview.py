@@ -24,6 +24,8 @@ RdType = dns.rdatatype.RdataType
 
 def to_rrset(rr: RRset) -> dns.rrset.RRset:
     """A dnsgate RRset (presentation text) as a dnspython RRset."""
+    if rr.rdatas is not None:  # parsed once already, when the change was validated
+        return dns.rrset.from_rdata_list(dns.name.from_text(rr.name), rr.ttl, rr.rdatas)
     return dns.rrset.from_text_list(
         dns.name.from_text(rr.name), rr.ttl, dns.rdataclass.IN,
         dns.rdatatype.from_text(rr.type), list(rr.records), origin=dns.name.root,

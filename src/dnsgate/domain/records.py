@@ -8,7 +8,7 @@ prints it, with absolute domain names (trailing dot) inside the rdata.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 import dns.exception
@@ -36,10 +36,15 @@ _TXT_CHUNK: Final = 255
 
 @dataclass(frozen=True, slots=True)
 class RRset:
+    """``rdatas``, when present, are ``records`` already parsed (by ``parsed_rrset``),
+    so the DNS server's view does not parse them a second time."""
+
     name: str
     type: str
     ttl: int
     records: tuple[str, ...]
+    rdatas: tuple[dns.rdata.Rdata, ...] | None = field(default=None, compare=False,
+                                                       repr=False)
 
     def as_dict(self) -> dict[str, object]:
         return {"name": self.name, "type": self.type, "ttl": self.ttl,
@@ -82,24 +87,33 @@ def normalize_type(text: str) -> str:
     return rtype
 
 
-def canonical_records(rtype: str, records: Sequence[str]) -> tuple[str, ...]:
-    """Parse each record with dnspython; return canonical, de-duplicated text."""
+def parsed_rrset(name: str, rtype: str, ttl: int, records: Sequence[str]) -> RRset:
+    """An RRset of canonical, de-duplicated records, each parsed once by dnspython."""
     if not isinstance(records, (list, tuple)) or not records:
         raise InvalidRecord("records must be a non-empty list")
     if len(records) > MAX_RECORDS_PER_RRSET:
         raise InvalidRecord(f"at most {MAX_RECORDS_PER_RRSET} records per rrset")
-    out: list[str] = []
+    parsed: dict[str, dns.rdata.Rdata] = {}
     for text in records:
-        canonical = canonical_rdata(rtype, text)
-        if canonical not in out:
-            out.append(canonical)
-    if rtype == "CNAME" and len(out) > 1:
+        rdata = parse_rdata(rtype, text)
+        parsed.setdefault(str(rdata.to_text()), rdata)
+    if rtype == "CNAME" and len(parsed) > 1:
         raise InvalidRecord("a CNAME rrset has exactly one record")
-    return tuple(out)
+    return RRset(name, rtype, ttl, tuple(parsed), tuple(parsed.values()))
+
+
+def canonical_records(rtype: str, records: Sequence[str]) -> tuple[str, ...]:
+    """Parse each record with dnspython; return canonical, de-duplicated text."""
+    return parsed_rrset("", rtype, 0, records).records
 
 
 def canonical_rdata(rtype: str, text: str) -> str:
     """One record in canonical presentation form, or InvalidRecord."""
+    return str(parse_rdata(rtype, text).to_text())
+
+
+def parse_rdata(rtype: str, text: str) -> dns.rdata.Rdata:
+    """One record, parsed and in canonical form, or InvalidRecord."""
     if not isinstance(text, str):
         raise InvalidRecord("each record must be a string")
     if rtype == "TXT":
@@ -121,12 +135,11 @@ def canonical_rdata(rtype: str, text: str) -> str:
     if rdata.rdcomment is not None or not rest.is_eof():
         raise InvalidRecord(f"invalid {rtype} record {text!r}: unexpected text after the record")
     if rdata.rdtype not in _EMBEDS_NAMES:
-        return str(rdata.to_text())
+        return rdata
     # The DNSSEC canonical wire form lowercases embedded names (RFC 4034 6.2), so
     # "Mail.Example.TEST." and "mail.example.test." are one record, not two.
     digest = rdata.to_digestable(dns.name.root)
-    canonical = dns.rdata.from_wire(rdata.rdclass, rdata.rdtype, digest, 0, len(digest))
-    return str(canonical.to_text())
+    return dns.rdata.from_wire(rdata.rdclass, rdata.rdtype, digest, 0, len(digest))
 
 
 def _txt_presentation(value: str) -> str:

@@ -33,10 +33,10 @@ from dnsgate.domain.records import (
     Delete,
     RRset,
     Upsert,
-    canonical_records,
     check_cname_exclusive,
     check_ttl,
     normalize_type,
+    parsed_rrset,
 )
 from dnsgate.services import audit
 from dnsgate.services.context import Caller, Env, RequestContext, ZoneInfo
@@ -191,7 +191,7 @@ def parse_changes(info: ZoneInfo, backend: Backend, inputs: Sequence[ChangeInput
                                 "leave ttl out")
         ttl = info.default_ttl if item.ttl is None else item.ttl
         check_ttl(ttl, minimum=info.ttl_min, maximum=info.ttl_max)
-        out.append(Upsert(RRset(name, rtype, ttl, canonical_records(rtype, item.records))))
+        out.append(Upsert(parsed_rrset(name, rtype, ttl, item.records)))
     return out
 
 
