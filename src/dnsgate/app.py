@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.routing import Route
 
 from dnsgate.api import account, admin, auth, errors, records
 from dnsgate.api.edge import EdgeMiddleware
@@ -39,6 +41,9 @@ def build_env(settings: Settings, db: Database | None = None) -> Env:
             "token_write": settings.write_rate_limit,
             "login_ip": settings.login_ip_limit,
             "login_user": settings.login_user_limit,
+            "mail_ip": settings.mail_ip_limit,
+            "mail_account": settings.mail_account_limit,
+            "register_ip": settings.register_ip_limit,
         }, settings.rate_limit_storage),
     )
 
@@ -62,6 +67,10 @@ def create_app(settings: Settings, *, env: Env | None = None, migrate_on_start: 
                 amplification=settings.dns_amplification))
             await dns.start()
         app.state.dns = dns
+        # What start-up built (the zone views: objects per record) lives as long
+        # as the process; kept out of the collector's full passes, it cannot
+        # pause requests (a pass over 100k records' objects takes ~100 ms).
+        gc.freeze()
         try:
             yield
         finally:
@@ -98,6 +107,8 @@ def create_app(settings: Settings, *, env: Env | None = None, migrate_on_start: 
     # surfaces (records, then the protocol facades at their clients' paths)
     # come before the management API.
     app.include_router(records.router, prefix=API_V1)
+    app.router.routes.insert(0, Route(f"{API_V1}{records.PUT_PATH}", records.put_rrset_direct,
+                                      methods=["PUT"]))
     app.include_router(dyndns2.router)
     app.include_router(acmedns.router)
     app.include_router(httpreq.router)

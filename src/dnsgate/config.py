@@ -7,8 +7,9 @@ import os
 import secrets
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -39,6 +40,25 @@ class Settings(BaseSettings):
     # this long in any case
     session_idle_minutes: int = Field(default=30, ge=1)
     session_max_hours: int = Field(default=12, ge=1)
+    # outgoing mail (e-mail verification, invites, password reset); no host: no mail
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = Field(default=None, repr=False)
+    smtp_from: str = "dnsgate@localhost"
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    # the address people reach the UI at, for absolute links in mails
+    public_url: str = "http://127.0.0.1:8080"
+    # mails anyone may ask for (password reset, verification again): per address
+    # and per account named; sign-ups per address
+    mail_ip_limit: str = "10/hour"
+    mail_account_limit: str = "3/hour"
+    register_ip_limit: str = "10/hour"
+    # providers an ordinary account may bring its own backend of (comma-separated;
+    # empty: bring-your-own-DNS is off). Not lexicon by default: its ~90 providers
+    # reach arbitrary third-party APIs. Never the built-in store.
+    byod_providers: str = "powerdns,rfc2136,cloudflare,route53,netcup"
 
     @field_validator("secret_key")
     @classmethod
@@ -60,6 +80,10 @@ class Settings(BaseSettings):
             for part in self.trusted_proxies.split(",")
             if part.strip()
         )
+
+    @property
+    def byod_provider_names(self) -> tuple[str, ...]:
+        return tuple(p.strip() for p in self.byod_providers.split(",") if p.strip())
 
     def server_key(self) -> bytes:
         """The HMAC key for credentials: from the environment, or generated once

@@ -296,3 +296,16 @@ async def test_audit_surface_and_no_secrets(client, alice, env) -> None:
     assert account["password"] not in text
     assert account["password"].split("_")[2] not in text
     assert alice["key"].split("_")[2] not in text
+
+
+async def test_update_in_a_realm_on_the_challenge_name_itself(client, world, admin) -> None:
+    """A host realm on ``_acme-challenge.www`` writes there, not one label deeper."""
+    await world.zone(ZONE)
+    account = world.account("dave")
+    realm = world.realm(account, ZONE, CHALLENGE, kind="host", types=["TXT"])
+    token = world.token(realm)
+    creds = {"username": token.id, "password": token.secret, "subdomain": token.id}
+    response = await _update(client, creds, TXT[1])
+    assert response.status_code == 200, response.text
+    assert await _txt(client, admin) == [f'"{TXT[1]}"']
+    assert await _txt(client, admin, f"_acme-challenge.{CHALLENGE}") == []

@@ -27,6 +27,7 @@ from tests.conftest import TEST_SECRET_KEY
 from tests.support.databases import stack_database
 from tests.support.factories import World
 from tests.support.server import cli_env, running
+from tests.support.smtp import SmtpSink, smtp_sink
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -44,6 +45,7 @@ class UiServer:
     admin: str
     worker: str
     created: list[str] = field(default_factory=list)
+    mail: SmtpSink | None = None  # where the server's mail goes
 
     def account(self, prefix: str = "user", *, admin: bool = False) -> str:
         name = f"{prefix}{next(_names)}-{self.worker}"
@@ -60,8 +62,14 @@ def _e2e_database_url(database_backend: str, request: pytest.FixtureRequest,
 
 
 @pytest.fixture(scope="session")
+def _e2e_mail() -> Iterator[SmtpSink]:
+    with smtp_sink() as sink:
+        yield sink
+
+
+@pytest.fixture(scope="session")
 def ui_server(_e2e_database_url: str, tmp_path_factory: pytest.TempPathFactory,
-              worker_id: str) -> Iterator[UiServer]:
+              worker_id: str, _e2e_mail: SmtpSink) -> Iterator[UiServer]:
     from dnsgate.app import build_env
     from dnsgate.config import Settings
     from dnsgate.services.setup import ensure_builtin_backend
@@ -85,10 +93,13 @@ def ui_server(_e2e_database_url: str, tmp_path_factory: pytest.TempPathFactory,
     admin = f"root-{worker_id}"
     world.account(admin, admin=True, password=PASSWORD)
     process_env = cli_env(settings.data_dir, _e2e_database_url,
-                          DNSGATE_SECRET_KEY=TEST_SECRET_KEY)
+                          DNSGATE_SECRET_KEY=TEST_SECRET_KEY,
+                          DNSGATE_SMTP_HOST="127.0.0.1", DNSGATE_SMTP_PORT=str(_e2e_mail.port),
+                          DNSGATE_SMTP_SECURITY="none", DNSGATE_SMTP_FROM="dnsgate@e2e.test",
+                          DNSGATE_PUBLIC_URL="http://dnsgate.e2e.test")
     try:
         with running("serve", process_env) as server:
-            yield UiServer(server.base, world, admin, worker_id)
+            yield UiServer(server.base, world, admin, worker_id, mail=_e2e_mail)
     finally:
         env.db.dispose()
 

@@ -42,7 +42,8 @@ def test_request_approve_token_put_revoke(new_tab, ui_server):
     alice = new_tab(permissions=["clipboard-read", "clipboard-write"])
     alice.login(user)
     _request_realm(alice, label)
-    row = alice.page.get_by_role("row").filter(has_text=fqdn)
+    row = alice.page.get_by_role("region", name="My realms").get_by_role("row").filter(
+        has_text=fqdn)
     expect(row).to_contain_text("pending")
     alice.shoot("dashboard-pending")
 

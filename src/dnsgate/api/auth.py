@@ -9,7 +9,8 @@ from fastapi import APIRouter
 from dnsgate.api.deps import Ctx, EnvDep
 from dnsgate.api.schemas import ApiKeyCreated, ApiKeyLogin, ApiKeyPublic
 from dnsgate.domain.errors import Unauthenticated
-from dnsgate.services import accounts, audit, auth
+from dnsgate.services import accounts, audit, auth, twofactor
+from dnsgate.services.context import Env, RequestContext
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -34,8 +35,21 @@ async def login_for_api_key(env: EnvDep, ctx: Ctx, body: ApiKeyLogin) -> ApiKeyC
                          outcome="denied", code="login_failed",
                          details={"username": body.username})
         raise
+    if twofactor.enabled(account):  # the password alone is not enough: the same second
+        _second_factor(env, ctx, account.id, body.totp_code)  # factor as the web login
     expires = env.clock() + timedelta(seconds=body.expires_in) if body.expires_in else None
     key, text = accounts.create_api_key(env, ctx, caller=caller, account_id=account.id,
                                         name=body.name, expires_at=expires)
     return ApiKeyCreated.model_validate({**ApiKeyPublic.model_validate(key).model_dump(),
                                          "key": text})
+
+
+def _second_factor(env: Env, ctx: RequestContext, account_id: int, code: str | None) -> None:
+    """A current TOTP code or an unused recovery code (audited by the service);
+    a wrong or missing one is the same 401 as a wrong password."""
+    env.limiter.hit("login_user", f"2fa:{account_id}|{ctx.source_ip}")
+    try:
+        twofactor.verify_second_factor(env, ctx, account_id=account_id, code=code or "")
+    except Unauthenticated:
+        raise Unauthenticated("invalid username, password or two-factor code",
+                              code="login_failed") from None

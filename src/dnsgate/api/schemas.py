@@ -267,6 +267,7 @@ class TokenCreated(TokenPublic):
 class ApiKeyLogin(Strict):
     username: str
     password: str
+    totp_code: str | None = Field(default=None, max_length=32)  # needed once 2FA is on
     name: str = Field(default="", max_length=100)
     expires_in: int | None = Field(default=None, gt=0)
 

@@ -99,7 +99,8 @@ class ProviderConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
     #: Seconds allowed for one upstream call before it counts as a timeout (504).
-    timeout: float = Field(default=10.0, gt=0, le=120)
+    timeout: float = Field(default=10.0, gt=0, le=120,
+                           description="Seconds one call to the provider may take.")
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,7 +70,8 @@ _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
 class CloudflareConfig(ProviderConfig):
     """An API token (Zone:Read and DNS:Edit on the zones to manage)."""
 
-    api_token: SecretStr = Field(min_length=1, max_length=200)
+    api_token: SecretStr = Field(min_length=1, max_length=200, description=(
+        "An API token with Zone:Read and DNS:Edit."))
     #: The API base; tests point it at a simulator. Plain http only on loopback.
     api_url: str = Field(default=DEFAULT_API_URL, min_length=1, max_length=2000)
     #: Operations allowed in one batch: 200 on the Free plan, 3,500 on paid plans.

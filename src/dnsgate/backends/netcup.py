@@ -115,7 +115,8 @@ class NetcupConfig(ProviderConfig):
     #: The JSON endpoint; plain http is accepted only on loopback (tests, local proxies).
     endpoint: str = Field(default=DEFAULT_ENDPOINT, min_length=1, max_length=2000)
     #: netcup's API cannot list zones, so the admin names the ones dnsgate manages.
-    zones: tuple[str, ...] = Field(default=(), max_length=1000)
+    zones: tuple[str, ...] = Field(default=(), max_length=1000, description=(
+        "netcup cannot list zones: name the ones dnsgate manages."))
 
     @field_validator("customer_number", mode="before")
     @classmethod

@@ -53,8 +53,9 @@ class PowerDNSConfig(ProviderConfig):
     """Where the API is and the key that opens it."""
 
     #: Base URL of the PowerDNS webserver, e.g. ``http://127.0.0.1:8081`` (``/api/v1`` optional).
-    api_url: str = Field(min_length=1, max_length=2000)
-    api_key: SecretStr = Field(min_length=1)
+    api_url: str = Field(min_length=1, max_length=2000, description=(
+        "Base URL of the PowerDNS webserver, e.g. http://127.0.0.1:8081."))
+    api_key: SecretStr = Field(min_length=1, description="The webserver's API key (X-API-Key).")
     server_id: str = Field(default="localhost", pattern=r"^[A-Za-z0-9._-]+$", max_length=100)
 
     @field_validator("api_url")

@@ -60,16 +60,30 @@ def provider(name: str) -> Provider:
     return found
 
 
+class InvalidConfig(InvalidInput):
+    """A configuration its provider's model refused; ``fields`` maps each top-level
+    field (``""`` for the whole model) to its first problem, for forms."""
+
+    def __init__(self, message: str, *, fields: dict[str, str]) -> None:
+        super().__init__(message)
+        self.fields = fields
+
+
 def parse_config(name: str, config: dict[str, Any]) -> ProviderConfig:
     """Validate a provider configuration; errors name the field, never its value."""
     model = provider(name).config_model
     try:
         return model.model_validate(config)
     except ValidationError as exc:
+        errors = exc.errors(include_input=False, include_url=False)
         problems = "; ".join(
             f"{'.'.join(str(part) for part in err['loc']) or 'config'}: {err['msg']}"
-            for err in exc.errors(include_input=False, include_url=False))
-        raise InvalidInput(f"invalid {name} configuration: {problems}") from None
+            for err in errors)
+        fields: dict[str, str] = {}
+        for err in errors:
+            fields.setdefault(str(err["loc"][0]) if err["loc"] else "", err["msg"])
+        raise InvalidConfig(f"invalid {name} configuration: {problems}",
+                            fields=fields) from None
 
 
 class BackendRegistry:

@@ -88,7 +88,7 @@ class RFC2136Config(ProviderConfig):
     tsig_key_name: str = Field(min_length=1, max_length=253)
     tsig_secret: SecretStr
     tsig_algorithm: TsigAlgorithm = "hmac-sha256"
-    zones: list[str] = Field(min_length=1)
+    zones: list[str] = Field(min_length=1, description="The zones this primary serves.")
 
     @field_validator("server")
     @classmethod

@@ -98,7 +98,8 @@ class Route53Config(ProviderConfig):
     region: str = Field(default="us-east-1", pattern=r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
     endpoint_url: str | None = Field(default=None, min_length=1, max_length=2000)
     #: Zone name -> hosted zone id, for names with several hosted zones.
-    hosted_zone_ids: dict[str, str] = Field(default_factory=dict)
+    hosted_zone_ids: dict[str, str] = Field(default_factory=dict, description=(
+        "Zone name -> hosted zone id, for names with several hosted zones."))
 
     @field_validator("session_token", mode="before")
     @classmethod

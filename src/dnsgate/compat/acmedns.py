@@ -294,11 +294,14 @@ def _update_body(body: bytes) -> tuple[str, Any]:
 
 def _challenge_name(caller: Caller) -> str:
     """Where a token's update goes: its one ``_acme-challenge`` name, else the
-    challenge name of its realm."""
+    challenge name of its realm (the realm's own name when it is one already,
+    e.g. a host realm on ``_acme-challenge.www``)."""
     token = caller.principal.token
     if token is not None and token.names is not None and len(token.names) == 1:
         (only,) = token.names
         if only.startswith(f"{names.ACME_CHALLENGE}."):
             return only
     realm = caller.principal.realms[0]
+    if realm.name.startswith(f"{names.ACME_CHALLENGE}."):
+        return realm.name
     return names.acme_challenge_of(realm.name)

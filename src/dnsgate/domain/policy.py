@@ -35,6 +35,9 @@ class ZonePolicy:
     apex_allowed: bool = False
     types: frozenset[str] = frozenset()
     operations: frozenset[str] = frozenset(OPERATIONS)
+    #: The account whose own backend serves the zone (bring your own DNS): only
+    #: that account uses it, admins included. None: a platform zone.
+    owner_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +118,8 @@ def decide(
     3     account not active                              account_disabled
     4     token has CIDRs and the source IP is in none    ip_not_allowed
     5     zone or its backend is disabled                 zone_disabled
-    6     principal is an admin account (no token)        allowed
+    6     principal is an admin account (no token) and    allowed
+          the zone is not another account's own DNS
     7     no realm of the principal in this zone covers   name_outside_realm
           the name (kinds: host / subtree / below; a
           ``host`` realm allowing TXT also covers TXT at
@@ -137,7 +141,7 @@ def decide(
     token = principal.token
     if not (zone.active and zone.backend_active):
         return _deny("zone_disabled")
-    if principal.is_admin and token is None:
+    if principal.is_admin and token is None and zone.owner_id in (None, principal.account_id):
         return ALLOW
     if token is not None and token.names is not None and name not in token.names:
         return _deny("name_outside_realm")

@@ -6,7 +6,7 @@ import re
 import secrets
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dnsgate.db.models import Account, ApiKey
@@ -29,6 +29,16 @@ def create_account(env: Env, ctx: RequestContext, *, caller: Caller | None, name
                    email: str | None = None, admin: bool = False,
                    password: str | None = None, status: str = "active") -> Account:
     """Create an account; the name is lowercase letters, digits, ``.``, ``_`` and ``-``."""
+    with env.db.write() as session:
+        return add_account(session, ctx, caller=caller, name=name, email=email, admin=admin,
+                           password=password, status=status, now=env.clock())
+
+
+def add_account(session: Session, ctx: RequestContext, *, caller: Caller | None, name: str,
+                email: str | None, admin: bool, password: str | None, status: str,
+                now: datetime, email_verified: bool = False) -> Account:
+    """:func:`create_account` inside the caller's transaction (registration also
+    spends an invite in it)."""
     username = name.strip().lower()
     if not _NAME.match(username):
         raise InvalidInput("name must be 1-64 of a-z 0-9 . _ - and start with a letter or digit")
@@ -36,19 +46,18 @@ def create_account(env: Env, ctx: RequestContext, *, caller: Caller | None, name
         raise InvalidInput(f"password must have at least {MIN_PASSWORD} characters")
     if status not in ("pending", "active", "disabled"):
         raise InvalidInput("status must be pending, active or disabled")
-    now = env.clock()
-    with env.db.write() as session:
-        if session.scalars(select(Account.id).where(Account.name == username)).first():
-            raise Conflict(f"account {username!r} already exists")
-        account = Account(name=username, email=email, role="admin" if admin else "user",
-                          status=status, created_at=now,
-                          password_hash=hash_password(password) if password else None)
-        session.add(account)
-        session.flush()
-        audit.record(session, ctx, caller=caller, action="account.create", when=now,
-                     target=f"account:{account.id}",
-                     details={"name": username, "role": account.role})
-        return account
+    if session.scalars(select(Account.id).where(Account.name == username)).first():
+        raise Conflict(f"account {username!r} already exists")
+    account = Account(name=username, email=email, role="admin" if admin else "user",
+                      status=status, created_at=now,
+                      email_verified_at=now if email_verified else None,
+                      password_hash=hash_password(password) if password else None)
+    session.add(account)
+    session.flush()
+    audit.record(session, ctx, caller=caller, action="account.create", when=now,
+                 target=f"account:{account.id}",
+                 details={"name": username, "role": account.role, "status": status})
+    return account
 
 
 def set_status(env: Env, ctx: RequestContext, *, caller: Caller | None, account_id: int,
@@ -59,10 +68,33 @@ def set_status(env: Env, ctx: RequestContext, *, caller: Caller | None, account_
     now = env.clock()
     with env.db.write() as session:
         account = get_account(session, account_id)
-        account.status = status
+        refusal = lockout(session, caller, account, "disable") if status == "disabled" else None
+        if refusal is None:
+            account.status = status
         audit.record(session, ctx, caller=caller, action=f"account.{status}", when=now,
-                     target=f"account:{account_id}")
-        return account
+                     target=f"account:{account_id}", outcome="denied" if refusal else "success",
+                     code=refusal.code if refusal else "ok")
+    if refusal is not None:
+        raise refusal  # after the commit: the refusal stays in the audit log
+    return account
+
+
+def lockout(session: Session, caller: Caller | None, account: Account,
+            verb: str) -> Conflict | None:
+    """Why ``verb`` (disable, delete) must not happen to ``account``, if it must not:
+    an admin may not do it to their own account, and nobody to the last active admin.
+
+    The active admins are locked (FOR UPDATE), so two admins disabling each
+    other at once cannot both succeed."""
+    if caller is not None and caller.actor_type == "account" and caller.account_id == account.id:
+        return Conflict(f"you cannot {verb} your own account", code="self_lockout")
+    if account.role == "admin":
+        others = session.scalars(select(Account.id).where(
+            Account.role == "admin", Account.status == "active", Account.id != account.id
+        ).with_for_update()).all()
+        if not others:
+            return Conflict(f"{account.name} is the last active admin", code="last_admin")
+    return None
 
 
 def get_account(session: Session, account_id: int) -> Account:
@@ -82,8 +114,10 @@ def find_account(session: Session, name: str) -> Account:
 def list_accounts(env: Env, *, query: str | None = None) -> list[Account]:
     with env.db.read() as session:
         stmt = select(Account).order_by(Account.id)
-        if query:
-            stmt = stmt.where(Account.name.contains(query.lower(), autoescape=True))
+        if query:  # names are stored lowercase; e-mail addresses as typed
+            stmt = stmt.where(Account.name.contains(query.lower(), autoescape=True)
+                              | func.lower(Account.email).contains(query.lower(),
+                                                                   autoescape=True))
         return list(session.scalars(stmt))
 
 

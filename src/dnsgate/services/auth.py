@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ipaddress
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -37,7 +36,7 @@ SELECT t.secret_hash, t.names, t.types, t.ops, t.cidrs, t.not_before, t.expires_
        a.status, a.role,
        z.id, z.name, z.status, z.visibility, z.approval, z.min_depth, z.max_depth,
        z.apex_allowed, z.allowed_types, z.allowed_ops, z.realm_quota, z.ttl_min, z.ttl_max,
-       z.default_ttl, z.backend_id, b.name, b.provider, b.status
+       z.default_ttl, z.backend_id, b.name, b.provider, b.status, b.owner_account_id
 FROM tokens t
 JOIN realms r ON r.id = t.realm_id
 JOIN accounts a ON a.id = t.account_id
@@ -45,11 +44,6 @@ JOIN zones z ON z.id = r.zone_id
 JOIN backends b ON b.id = z.backend_id
 WHERE t.id = :id
 """
-
-
-def _set(raw: Raw, value: Any) -> frozenset[str] | None:
-    items = raw.json_out(value)
-    return None if items is None else frozenset(items)
 
 
 def authenticate_credential(env: Env, text: str) -> Caller:
@@ -83,13 +77,14 @@ def authenticate_token(env: Env, session: Executor, text: str) -> Caller:
     zone = zone_info_from_row(dict(zip(ZONE_KEYS, zone_row, strict=True)), raw)
     realm = RealmScope(
         id=realm_id, zone=zone.name, name=realm_name, kind=kind,
-        types=frozenset(raw.json_out(r_types)), operations=frozenset(raw.json_out(r_ops)),
+        types=raw.json_set(r_types) or frozenset(),
+        operations=raw.json_set(r_ops) or frozenset(),
         status=r_status)
     scope = TokenScope(
         id=token_id,
-        names=_set(raw, t_names),
-        types=_set(raw, t_types),
-        operations=_set(raw, t_ops),
+        names=raw.json_set(t_names),
+        types=raw.json_set(t_types),
+        operations=raw.json_set(t_ops),
         networks=_networks(raw.json_out(cidrs)),
         not_before=raw.time_out(not_before), expires_at=raw.time_out(expires_at),
         max_idle=timedelta(seconds=max_idle) if max_idle else None,
@@ -149,9 +144,15 @@ def account_caller(session: Session, account_id: int, *, actor_type: str = "acco
 
 
 def authenticate_password(session: Session, username: str, password: str) -> Account:
-    """An active account whose password matches, or Unauthenticated (one message)."""
+    """An active account whose password matches, or Unauthenticated (one message).
+
+    Only someone who knows the password learns that the account is still
+    pending (code ``account_pending``): they registered it, and need to know
+    it waits for their e-mail or an admin."""
     account = session.scalars(select(Account).where(Account.name == username)).first()
     ok = verify_password(account.password_hash if account else None, password)
+    if account is not None and ok and account.status == "pending":
+        raise Unauthenticated("this account is not active yet", code="account_pending")
     if account is None or not ok or account.status != "active":
         raise Unauthenticated("invalid username or password", code="login_failed")
     return account

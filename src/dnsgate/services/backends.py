@@ -9,7 +9,7 @@ an admin can change a URL without re-typing a key.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,7 +22,7 @@ from dnsgate.backends.base import Health, ProviderConfig
 from dnsgate.backends.registry import BUILTIN
 from dnsgate.backends.sealing import sealed_dump, unsealed
 from dnsgate.db.models import Backend
-from dnsgate.domain.errors import BackendUnavailable, Conflict, InvalidInput, NotFound
+from dnsgate.domain.errors import BackendUnavailable, Conflict, Denied, InvalidInput, NotFound
 from dnsgate.services import audit
 from dnsgate.services.context import Caller, Env, RequestContext
 
@@ -90,9 +90,39 @@ def _merge(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def list_backends(env: Env) -> list[BackendView]:
+def list_backends(env: Env, *, owner_account_id: int | None = None) -> list[BackendView]:
+    """Every backend, or only those an account brought (``owner_account_id``)."""
+    stmt = select(Backend).order_by(Backend.name)
+    if owner_account_id is not None:
+        stmt = stmt.where(Backend.owner_account_id == owner_account_id)
     with env.db.read() as session:
-        return [_view(env, row) for row in session.scalars(select(Backend).order_by(Backend.name))]
+        return [_view(env, row) for row in session.scalars(stmt)]
+
+
+def find_backend(env: Env, caller: Caller, backend_id: int, *, own: bool) -> BackendView:
+    """A backend by id for ``caller``: its own (``own``), or any for an admin.
+
+    Anything else is NotFound, so another account's backend does not exist for you.
+    """
+    with env.db.read() as session:
+        row = session.get(Backend, backend_id)
+        mine = row is not None and row.owner_account_id == caller.account_id
+        if row is None or not (mine or (caller.is_admin and not own)):
+            raise NotFound(f"backend {backend_id} not found")
+        return _view(env, row)
+
+
+def add_own_backend(env: Env, ctx: RequestContext, *, caller: Caller, name: str,
+                    provider: str, config: Mapping[str, Any],
+                    allowed: Collection[str]) -> BackendView:
+    """An account brings its own DNS: a backend only that account uses.
+
+    ``allowed`` is the operator's list of providers accounts may add (the
+    built-in store never: it is the platform's)."""
+    if provider == BUILTIN or provider not in allowed:
+        raise InvalidInput(f"provider {provider!r} is not open to accounts here")
+    return add_backend(env, ctx, caller=caller, name=name, provider=provider, config=config,
+                       owner_account_id=caller.account_id)
 
 
 def get_backend(env: Env, name: str) -> BackendView:
@@ -130,6 +160,8 @@ async def update_backend(env: Env, ctx: RequestContext, *, caller: Caller | None
     """Change a backend's configuration (fields given; masked secrets kept) or status.
 
     A disabled backend refuses every record change of its zones on the next request.
+    Only its owner changes the configuration of an account's own backend: a
+    new URL with the stored (kept) secret would send that secret elsewhere.
     """
     if status is not None and status not in STATUSES:
         raise InvalidInput(f"status must be one of {', '.join(STATUSES)}")
@@ -137,6 +169,9 @@ async def update_backend(env: Env, ctx: RequestContext, *, caller: Caller | None
     with env.db.write() as session:
         row = _find(session, name)
         details: dict[str, Any] = {}
+        if config is not None and row.owner_account_id not in (
+                None, caller.account_id if caller else None):
+            raise Denied("only its owner changes an account's own backend", code="forbidden")
         if config is not None:
             merged = _merge(unsealed(env.key, row.config or {}), config)
             parsed = _parse(row.provider, merged)

@@ -72,3 +72,12 @@ def list_grants(env: Env, *, zone: str | None = None,
         if account_id is not None:
             stmt = stmt.where(Grant.account_id == account_id)
         return [(g, z) for g, z in session.execute(stmt)]
+
+
+def status_of(grant: Grant, now: datetime) -> str:
+    """A grant's status for people: revoked, expired or active."""
+    if grant.revoked_at is not None:
+        return "revoked"
+    if grant.expires_at is not None and grant.expires_at <= now:
+        return "expired"
+    return "active"

@@ -80,6 +80,9 @@ def _request_realm(
         info = find_zone(session, zone_name)
         if not may_see(session, caller, info, now):
             raise NotFound(f"zone {zone_name} not found", code="zone_not_found")
+        if info.policy.owner_id not in (None, owner_id):
+            raise Denied("this zone is another account's own DNS; only its owner "
+                         "claims names in it", code="zone_policy")
         fqdn = names.resolve(name, info.name, allow_wildcard=False)
         if not names.is_at_or_below(fqdn, info.name):
             raise InvalidInput(f"{fqdn} is not in zone {info.name}", code="invalid_name")
@@ -117,8 +120,8 @@ def _ceiling(session: Session, caller: Caller, info: ZoneInfo, owner_id: int,
              now: object) -> tuple[frozenset[str], frozenset[str]]:
     """The most a realm in this zone may allow: the zone's policy narrowed by a grant."""
     types, ops = info.policy.types, info.policy.operations
-    if caller.is_admin:
-        return types, ops
+    if caller.is_admin or info.policy.owner_id == owner_id:
+        return types, ops  # an owner needs no grant for its own DNS
     grant = has_grant(session, info.id, owner_id, now)
     if info.visibility != "public" and grant is None:
         raise Denied("this zone needs a grant from an admin", code="zone_policy")

@@ -8,14 +8,17 @@ value planted before login (session fixation) is worthless after it.
 
 from __future__ import annotations
 
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from dnsgate.db.models import Account, WebSession
 from dnsgate.domain import tokens
+from dnsgate.domain.errors import NotFound
 from dnsgate.services import audit
 from dnsgate.services.context import Caller, Env, RequestContext
 
@@ -109,3 +112,35 @@ def list_sessions(env: Env, *, account_id: int) -> list[WebSession]:
         return list(session.scalars(
             select(WebSession).where(WebSession.account_id == account_id)
             .order_by(WebSession.created_at.desc())))
+
+
+def session_ref(env: Env, key: str) -> str:
+    """A name for a session that is safe in a URL or page: derived from the stored
+    id under the server key, so it reveals nothing the CSRF token is bound to."""
+    return tokens.hash_secret(env.key, f"session-ref|{key}")[:24]
+
+
+def revoke_session(env: Env, ctx: RequestContext, *, caller: Caller, ref: str) -> str:
+    """End one of the caller's own sessions by its ref; returns its stored id.
+    A ref of no session of theirs is NotFound, whoever's it is."""
+    now = env.clock()
+    with env.db.write() as session:
+        keys = session.scalars(
+            select(WebSession.id).where(WebSession.account_id == caller.account_id))
+        key = next((k for k in keys if hmac.compare_digest(session_ref(env, k), ref)), None)
+        if key is None:
+            raise NotFound("session not found")
+        session.execute(delete(WebSession).where(WebSession.id == key))
+        audit.record(session, ctx, caller=caller, action="session.revoke", when=now,
+                     target=f"account:{caller.account_id}",
+                     details={"session": ref})
+    return key
+
+
+def end_account_sessions(session: Session, *, account_id: int, keep: str | None = None) -> int:
+    """End an account's sessions (all but ``keep``) in the caller's transaction:
+    a new password must lock out whoever knew the old one. Returns how many."""
+    stmt = delete(WebSession).where(WebSession.account_id == account_id)
+    if keep is not None:
+        stmt = stmt.where(WebSession.id != keep)
+    return int(getattr(session.execute(stmt), "rowcount", 0) or 0)

@@ -32,13 +32,14 @@ ZONE_COLUMNS = (
     _Z.c.max_depth, _Z.c.apex_allowed, _Z.c.allowed_types, _Z.c.allowed_ops,
     _Z.c.realm_quota, _Z.c.ttl_min, _Z.c.ttl_max, _Z.c.default_ttl, _Z.c.backend_id,
     _B.c.name.label("backend_name"), _B.c.provider, _B.c.status.label("backend_status"),
+    _B.c.owner_account_id.label("backend_owner_id"),
 )
 
 
 ZONE_KEYS = ("id", "name", "status", "visibility", "approval", "min_depth", "max_depth",
              "apex_allowed", "allowed_types", "allowed_ops", "realm_quota", "ttl_min",
              "ttl_max", "default_ttl", "backend_id", "backend_name", "provider",
-             "backend_status")
+             "backend_status", "backend_owner_id")
 
 
 def zone_info_from_row(row: Any, raw: Raw | None = None) -> ZoneInfo:
@@ -47,7 +48,7 @@ def zone_info_from_row(row: Any, raw: Raw | None = None) -> ZoneInfo:
     m = row._mapping if hasattr(row, "_mapping") else row
     types, ops = m["allowed_types"], m["allowed_ops"]
     if raw is not None:
-        types, ops = raw.json_out(types), raw.json_out(ops)
+        types, ops = raw.json_set(types), raw.json_set(ops)
     return ZoneInfo(
         id=m["id"], name=m["name"], backend_id=m["backend_id"],
         backend_name=m["backend_name"], provider=m["provider"],
@@ -58,7 +59,7 @@ def zone_info_from_row(row: Any, raw: Raw | None = None) -> ZoneInfo:
             backend_active=m["backend_status"] == "active",
             min_depth=m["min_depth"], max_depth=m["max_depth"],
             apex_allowed=bool(m["apex_allowed"]), types=frozenset(types),
-            operations=frozenset(ops),
+            operations=frozenset(ops), owner_id=m["backend_owner_id"],
         ),
     )
 
@@ -93,12 +94,17 @@ def has_grant(session: Session, zone_id: int, account_id: int, now: Any) -> Gran
 def may_see(session: Session, caller: Caller, zone: ZoneInfo, now: Any) -> bool:
     """Whether a caller may see a zone at all (404 otherwise).
 
-    Tokens see their realm's zone; admins see every zone; accounts see public
-    and invite zones (requesting a realm in an invite zone needs a grant),
-    private zones they hold a grant for, and zones where they have a realm.
+    Tokens see their realm's zone; admins see every zone; an account's own
+    zone (bring your own DNS) is seen by that account alone (and admins); other
+    accounts see public and invite zones (requesting a realm in an invite zone
+    needs a grant), private zones they hold a grant for, and zones where they
+    have a realm.
     """
     if caller.principal.token is not None:
         return caller.token_zone is not None and caller.token_zone.id == zone.id
+    owner = zone.policy.owner_id
+    if owner is not None:
+        return caller.is_admin or caller.account_id == owner
     if caller.is_admin:
         return True
     if any(r.zone == zone.name for r in caller.principal.realms):
@@ -205,13 +211,15 @@ async def add_zone(
     """Offer a zone of a backend to accounts.
 
     On the built-in backend a zone that does not exist yet is created with
-    SOA/NS defaults; on other backends the zone must exist there.
+    SOA/NS defaults; on other backends the zone must exist there. An
+    account's own backend (bring your own DNS) is used by that account alone.
     """
     name = names.normalize(zone, allow_wildcard=False)
     with env.db.read() as session:
-        found = session.execute(select(Backend.id, Backend.provider).where(
-            Backend.name == backend)).one_or_none()
-    if found is None:
+        found = session.execute(select(Backend.id, Backend.provider, Backend.owner_account_id)
+                                .where(Backend.name == backend)).one_or_none()
+    if found is None or (found.owner_account_id is not None and (
+            caller is None or caller.account_id != found.owner_account_id)):
         raise NotFound(f"backend {backend!r} not found")
     if found.provider != BUILTIN:
         await _require_upstream_zone(env, found.id, backend, name)

@@ -8,6 +8,7 @@ Errors map to pages here, once:
 
     CsrfFailed           403  nothing was done (audited)
     LoginRequired        303  to /ui/login?next=...
+    EnrolmentRequired    303  to /ui/security/2fa/setup (the site requires 2FA)
     AdminRequired        403
     NotFound (services)  404  (audited: someone asked for an object not theirs)
     RateLimited          429
@@ -34,7 +35,26 @@ from dnsgate.services.context import Env
 from dnsgate.services.login_throttle import LoginThrottle
 from dnsgate.web import deps
 from dnsgate.web.headers import SecurityHeaders
-from dnsgate.web.pages import admin, login, portal
+from dnsgate.web.pages import (
+    activity,
+    admin,
+    admin_accounts,
+    admin_backends,
+    admin_grants,
+    admin_settings,
+    admin_tokens,
+    admin_zones,
+    backends,
+    invites,
+    login,
+    login_2fa,
+    overview,
+    passwords,
+    portal,
+    realm,
+    registration,
+    security,
+)
 from dnsgate.web.render import render
 
 log = logging.getLogger("dnsgate.web")
@@ -55,7 +75,9 @@ def create_ui(settings: Settings, env: Env) -> FastAPI:
     ui = UiApp(openapi_url=None, docs_url=None, redoc_url=None,
                dependencies=[Depends(deps.guard)])
     ui.state.ui = deps.UiState(env=env, settings=settings, throttle=LoginThrottle(env.clock))
-    for module in (login, portal, admin):
+    for module in (login, portal, admin, admin_accounts, admin_zones, admin_grants,
+                   admin_tokens, backends, admin_backends, login_2fa, security,
+                   admin_settings, registration, invites, passwords, activity, realm, overview):
         ui.include_router(module.router)
     ui.mount("/static", StaticFiles(packages=[("dnsgate.web", "static")]), name="static")
     _install_errors(ui)
@@ -78,6 +100,13 @@ def _install_errors(ui: FastAPI) -> None:
     async def login_required(request: Request, exc: deps.LoginRequired) -> Response:
         back = request.url.path if request.method == "GET" else "/ui/"
         target = f"{PREFIX}/login?next={quote(back, safe='/')}"
+        if request.headers.get("hx-request") == "true":
+            return Response(status_code=200, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
+
+    @ui.exception_handler(deps.EnrolmentRequired)
+    async def enrolment_required(request: Request, exc: deps.EnrolmentRequired) -> Response:
+        target = f"{PREFIX}/security/2fa/setup"
         if request.headers.get("hx-request") == "true":
             return Response(status_code=200, headers={"HX-Redirect": target})
         return RedirectResponse(target, status_code=303)

@@ -3,7 +3,9 @@
 ``guard`` runs before every UI route (it is the UI app's global dependency):
 it resumes the session from its cookie, and for every method that changes
 state reads the form and checks the CSRF token -- one place, no route can
-forget it. Routes then ask for ``Viewer`` (signed in) or ``AdminViewer``.
+forget it. Routes then ask for ``Viewer`` (signed in) or ``AdminViewer``;
+both send an account the site requires 2FA of, and which has none yet, to
+enrolment. Only enrolment and signing out take ``Enrolling`` instead.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from fastapi import Depends, Request
 from dnsgate.config import Settings
 from dnsgate.db.models import Account
 from dnsgate.domain.errors import Unauthenticated
-from dnsgate.services import audit, auth, sessions
+from dnsgate.services import audit, auth, sessions, site_settings, twofactor
 from dnsgate.services.context import Caller, Env, RequestContext
 from dnsgate.services.login_throttle import LoginThrottle
 from dnsgate.web import csrf
@@ -43,6 +45,10 @@ class AdminRequired(Exception):
     """A signed-in account that is not an admin (403)."""
 
 
+class EnrolmentRequired(Exception):
+    """The site requires 2FA of this account and it has none yet: off to enrolment."""
+
+
 @dataclass(frozen=True, slots=True)
 class UiState:
     """What the UI app keeps: the services' env, settings, login throttle."""
@@ -64,6 +70,7 @@ class Who:
     session: sessions.SessionInfo
     caller: Caller
     name: str
+    must_enrol: bool = False  # the site requires 2FA of this account, which has none
 
     @property
     def is_admin(self) -> bool:
@@ -102,7 +109,9 @@ def current(request: Request) -> Who | None:
                 caller = auth.account_caller(session, info.account_id)
                 account = session.get(Account, info.account_id)
                 name = account.name if account else ""
-            found = Who(info, caller, name)
+                must_enrol = account is not None and not twofactor.enabled(account) \
+                    and site_settings.two_factor_required(session, account)
+            found = Who(info, caller, name, must_enrol)
         except Unauthenticated:
             found = None
     request.state.who = found
@@ -148,10 +157,19 @@ async def guard(request: Request) -> None:
         raise CsrfFailed()
 
 
-async def signed_in(request: Request) -> Who:
+async def signed_in_enrolling(request: Request) -> Who:
+    """Signed in, whether or not the 2FA the site requires is set up yet (only
+    enrolment and signing out accept that)."""
     who = current(request)
     if who is None:
         raise LoginRequired()
+    return who
+
+
+async def signed_in(request: Request,
+                    who: Annotated[Who, Depends(signed_in_enrolling)]) -> Who:
+    if who.must_enrol:
+        raise EnrolmentRequired()
     return who
 
 
@@ -167,4 +185,5 @@ async def admin_only(request: Request, who: Annotated[Who, Depends(signed_in)]) 
 
 
 Viewer = Annotated[Who, Depends(signed_in)]
+Enrolling = Annotated[Who, Depends(signed_in_enrolling)]
 AdminViewer = Annotated[Who, Depends(admin_only)]

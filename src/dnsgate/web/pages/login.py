@@ -4,7 +4,8 @@ Login trades a name and argon2id password for a brand-new session (a new
 cookie value every time: a value planted before login is worthless). It is
 throttled like the API's login -- ``login_ip`` per address and ``login_user``
 per (name, address) -- plus growing delays after consecutive failures, and
-every failure says the same thing.
+every failure says the same thing. An account with 2FA gets no session here:
+the password step hands over to ``login_2fa.py``, which calls ``complete_login``.
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from dnsgate.domain.errors import RateLimited, Unauthenticated
-from dnsgate.services import audit, auth, sessions
-from dnsgate.web import deps
+from dnsgate.services import audit, auth, sessions, twofactor
+from dnsgate.services.context import Caller
+from dnsgate.web import deps, second_factor
 from dnsgate.web.render import clear_cookie, redirect, render, set_cookie
 
 router = APIRouter()
 FAILED = "Invalid username or password."
+PENDING = ("Your account is not active yet: confirm your e-mail address with the link we "
+           "mailed you, and if this site approves accounts, wait for an admin to approve it.")
 
 
 def _safe_next(target: str) -> str:
@@ -69,21 +73,33 @@ async def login(request: Request) -> Response:
         with env.db.read() as session:
             account = auth.authenticate_password(session, username, password)
             caller = auth.account_caller(session, account.id)
-    except Unauthenticated:
-        state.throttle.failed(keys)
+    except Unauthenticated as refused:
+        pending = refused.code == "account_pending"  # told only to who knows the password
+        if not pending:
+            state.throttle.failed(keys)
         with env.db.write() as session:
             audit.record(session, ctx, caller=None, action="auth.login", when=env.clock(),
-                         outcome="denied", code="login_failed", details={"username": username})
-        return render(request, "login.html", 401, form=shown, errors={"": FAILED}, next=next_)
+                         outcome="denied", code=refused.code, details={"username": username})
+        return render(request, "login.html", 401, form=shown, next=next_,
+                      errors={"": PENDING if pending else FAILED})
     state.throttle.succeeded(keys[:1])  # the address keeps its count: one account's
-    old = deps.current(request)         # success must not reset guessing at others
+    if twofactor.enabled(account):      # success must not reset guessing at others
+        return second_factor.ask(request, caller=caller, username=username, next_=next_)
+    return complete_login(request, caller=caller, username=username, next_=next_)
+
+
+def complete_login(request: Request, *, caller: Caller, username: str, next_: str) -> Response:
+    """Every factor is checked: a brand-new session, and on to ``next_``."""
+    state = deps.ui(request)
+    env, ctx = state.env, deps.context(request)
+    old = deps.current(request)
     if old is not None:
         sessions.end_session(env, old.session.id)
-    value, _ = sessions.start_session(env, ctx, account_id=account.id,
+    value, _ = sessions.start_session(env, ctx, account_id=caller.account_id,
                                       timeouts=state.timeouts)
     with env.db.write() as session:
         audit.record(session, ctx, caller=caller, action="auth.login", when=env.clock(),
-                     target=f"account:{account.id}", details={"username": username})
+                     target=f"account:{caller.account_id}", details={"username": username})
     moved = redirect(request, next_)
     set_cookie(request, moved, deps.SESSION_COOKIE, value,
                max_age=int(state.timeouts.absolute.total_seconds()))
@@ -107,7 +123,7 @@ async def logout(request: Request) -> Response:
 
 
 @router.post("/logout-everywhere")
-async def logout_everywhere(request: Request, who: deps.Viewer) -> Response:
+async def logout_everywhere(request: Request, who: deps.Enrolling) -> Response:
     state = deps.ui(request)
     sessions.end_all_sessions(state.env, deps.context(request), caller=who.caller)
     response = redirect(request, "/ui/login", done="logged_out_everywhere")

@@ -11,23 +11,28 @@ from fastapi.responses import Response
 from dnsgate.domain import names
 from dnsgate.domain.errors import Conflict, Denied, DnsgateError, InvalidInput, NotFound
 from dnsgate.domain.policy import OPERATIONS, REALM_KINDS
-from dnsgate.services import realms, tokens
+from dnsgate.services import audit_log, realms, tokens
+from dnsgate.services.audit_log import AuditQuery
 from dnsgate.services.zones import visible_zones
-from dnsgate.web import deps
+from dnsgate.web import charts, deps
 from dnsgate.web.forms import Form, FormInvalid
 from dnsgate.web.render import redirect, render
 from dnsgate.web.snippets import snippets
 
 router = APIRouter()
 MAX_EXPIRY_DAYS = 3650
+RECENT = 10
 
 
 @router.get("/")
 async def dashboard(request: Request, who: deps.Viewer) -> Response:
     env = deps.ui(request).env
+    me = who.caller.account_id
     return render(request, "dashboard.html",
-                  realms=realms.list_realms(env, account_id=who.caller.account_id),
-                  tokens=_token_rows(request, who))
+                  realms=realms.list_realms(env, account_id=me),
+                  tokens=_token_rows(request, who),
+                  activity_chart=charts.account_activity(env, me),
+                  recent=audit_log.query(env, AuditQuery(account_id=me, limit=RECENT)))
 
 
 def _token_rows(request: Request, who: deps.Who) -> list[dict[str, Any]]:
@@ -138,8 +143,8 @@ async def create_token(request: Request, who: deps.Viewer) -> Response:
                             errors=_token_error(exc))
     realm, zone = realms.find_realm(state.env, who.caller, row.realm_id)
     return render(request, "token_created.html", token=row, secret=text, realm=realm,
-                  snippets=snippets(_origin(request), text, realm.name, zone, realm.types,
-                                           realm.kind))
+                  snippets=snippets(_origin(request), text, realm.name, zone,
+                                    row.types or realm.types, realm.kind, row.names))
 
 
 def _origin(request: Request) -> str:
