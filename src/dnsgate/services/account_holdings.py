@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dnsgate.db.models import Account, ApiKey, Backend, Grant, Realm, Token, WebSession, Zone
+from dnsgate.domain.lifetime import status_of
 from dnsgate.services.accounts import get_account
 from dnsgate.services.context import Env
-from dnsgate.services.tokens import status_of
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,10 +74,3 @@ def list_grants(env: Env, *, zone: str | None = None,
         return [(g, z) for g, z in session.execute(stmt)]
 
 
-def status_of(grant: Grant, now: datetime) -> str:
-    """A grant's status for people: revoked, expired or active."""
-    if grant.revoked_at is not None:
-        return "revoked"
-    if grant.expires_at is not None and grant.expires_at <= now:
-        return "expired"
-    return "active"

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from dnsgate.db.models import Account, Realm, Token, Zone
+from dnsgate.domain.lifetime import status_of
 from dnsgate.services.context import Env
-from dnsgate.services.tokens import status_of
 
 LIMIT = 200
 

@@ -129,10 +129,3 @@ def list_tokens(env: Env, *, account_id: int | None = None, realm_id: int | None
         return list(session.scalars(stmt.limit(1000)))
 
 
-def status_of(token: Token, now: datetime) -> str:
-    """A token's status for people: revoked, expired or active."""
-    if token.revoked_at is not None:
-        return "revoked"
-    if token.expires_at is not None and token.expires_at <= now:
-        return "expired"
-    return "active"

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from dnsgate.domain.errors import BackendUnavailable, Conflict, InvalidInput, NotFound
+from dnsgate.domain.lifetime import status_of
 from dnsgate.domain.policy import OPERATIONS
 from dnsgate.domain.records import WRITABLE_TYPES
 from dnsgate.services import accounts, backends, grants, zones
@@ -131,7 +132,7 @@ def grant_rows(request: Request, zone: str) -> list[dict[str, Any]]:
     owners = {a.id: a.name for a in accounts.list_accounts(env)}
     now = env.clock()
     return [{"grant": grant, "account": owners.get(grant.account_id, "?"),
-             "status": grants.status_of(grant, now)}
+             "status": status_of(grant, now)}
             for grant, _ in grants.list_grants(env, zone=zone)]
 
 

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from dnsgate.domain import names
 from dnsgate.domain.errors import Conflict, Denied, DnsgateError, InvalidInput, NotFound
+from dnsgate.domain.lifetime import status_of
 from dnsgate.domain.policy import OPERATIONS, REALM_KINDS
 from dnsgate.services import audit_log, realms, tokens
 from dnsgate.services.audit_log import AuditQuery
@@ -42,14 +43,8 @@ def _token_rows(request: Request, who: deps.Who) -> list[dict[str, Any]]:
     now = env.clock()
     rows = []
     for token in tokens.list_tokens(env, account_id=who.caller.account_id):
-        if token.revoked_at is not None:
-            status = "revoked"
-        elif token.expires_at is not None and token.expires_at <= now:
-            status = "expired"
-        else:
-            status = "active"
         rows.append({"token": token, "realm": realm_names.get(token.realm_id, "?"),
-                     "status": status})
+                     "status": status_of(token, now)})
     return rows
 
 

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from dnsgate.domain.errors import Conflict, Denied, InvalidInput, NotFound
+from dnsgate.domain.lifetime import status_of
 from dnsgate.services import accounts, sessions, twofactor
 from dnsgate.web import deps
 from dnsgate.web.forms import FormInvalid
@@ -37,19 +38,13 @@ def _security_page(request: Request, who: deps.Who, *, status: int = 200,
         {"row": row, "ref": sessions.session_ref(env, row.id),
          "current": row.id == who.session.id}
         for row in sessions.list_sessions(env, account_id=who.caller.account_id)]
-    keys = [{"key": key, "status": _key_status(key, now)}
+    keys = [{"key": key, "status": status_of(key, now)}
             for key in accounts.list_api_keys(env, account_id=who.caller.account_id)]
     return render(request, "security.html", status,
                   twofactor=twofactor.status(env, account_id=who.caller.account_id),
                   sessions=my_sessions, keys=keys, form=form or {}, errors=errors or {})
 
 
-def _key_status(key: Any, now: Any) -> str:
-    if key.revoked_at is not None:
-        return "revoked"
-    if key.expires_at is not None and key.expires_at <= now:
-        return "expired"
-    return "active"
 
 
 @router.get("")
