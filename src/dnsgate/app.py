@@ -48,10 +48,13 @@ def build_env(settings: Settings, db: Database | None = None) -> Env:
     )
 
 
-def create_app(settings: Settings, *, env: Env | None = None, migrate_on_start: bool = True
-               ) -> FastAPI:
+def create_app(settings: Settings, *, env: Env | None = None, migrate_on_start: bool = True,
+               own_process: bool = False) -> FastAPI:
     """The whole HTTP surface. The schema is migrated and the ``builtin``
-    backend ensured when the app starts (the lifespan), not at import."""
+    backend ensured when the app starts (the lifespan), not at import.
+
+    ``own_process``: the app is the process (``dnsgate serve``), so it may
+    tune process-wide things such as the garbage collector."""
     environment = env or build_env(settings)
 
     @asynccontextmanager
@@ -67,10 +70,11 @@ def create_app(settings: Settings, *, env: Env | None = None, migrate_on_start: 
                 amplification=settings.dns_amplification))
             await dns.start()
         app.state.dns = dns
-        # What start-up built (the zone views: objects per record) lives as long
-        # as the process; kept out of the collector's full passes, it cannot
-        # pause requests (a pass over 100k records' objects takes ~100 ms).
-        gc.freeze()
+        if own_process:
+            # What start-up built (the zone views: objects per record) lives as
+            # long as the process; kept out of the collector's full passes, it
+            # cannot pause requests.
+            gc.freeze()
         try:
             yield
         finally:

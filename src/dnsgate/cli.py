@@ -142,7 +142,7 @@ def _serve(settings: Settings, host: str | None, port: int | None, *, demo: bool
         typer.echo(f"  REST API: {base}/api/v1   docs: {base}/api/docs")
         if settings.dns_port:
             typer.echo(f"  DNS: {settings.dns_host} port {settings.dns_port} (UDP and TCP)")
-    app_ = create_app(settings, env=env, migrate_on_start=False)
+    app_ = create_app(settings, env=env, migrate_on_start=False, own_process=True)
     # The stdlib event loop, not uvloop: at 64 busy keep-alive clients uvloop
     # served some connections a second late (PUT p99 ~1 s against ~80 ms) for
     # no more throughput; see bench/README.md. No access log: dyndns-style
