@@ -419,3 +419,16 @@ async def test_the_api_login_needs_the_second_factor_too(client, world, env, clo
                                   json={**body, "totp_code": pyotp.TOTP(secret).at(clock())})
     assert with_code.status_code == 201 and with_code.json()["key"].startswith("dgk_")
     assert [e.outcome for e in _events(env, "auth.2fa")] == ["denied", "denied", "success"]
+
+
+async def test_the_api_login_refuses_an_account_that_must_enrol_first(client, world, env):
+    world.account("alice")
+    body = {"username": "alice", "password": PASSWORD}
+    assert (await client.post("/api/v1/auth/api-keys", json=body)).status_code == 201
+    site_settings.put(env, CTX, caller=SYSTEM_CALLER, key=site_settings.REQUIRE_2FA,
+                      value="all")
+    refused = await client.post("/api/v1/auth/api-keys", json=body)
+    assert refused.status_code == 403 and refused.json()["code"] == "twofactor_required"
+    assert [e.code for e in _events(env, "auth.login")][-1] == "twofactor_required"
+    with env.db.read() as session:
+        assert session.query(ApiKey).count() == 1  # only the one made before the rule

@@ -8,8 +8,8 @@ from fastapi import APIRouter
 
 from dnsgate.api.deps import Ctx, EnvDep
 from dnsgate.api.schemas import ApiKeyCreated, ApiKeyLogin, ApiKeyPublic
-from dnsgate.domain.errors import Unauthenticated
-from dnsgate.services import accounts, audit, auth, twofactor
+from dnsgate.domain.errors import Denied, Unauthenticated
+from dnsgate.services import accounts, audit, auth, site_settings, twofactor
 from dnsgate.services.context import Env, RequestContext
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -29,6 +29,8 @@ async def login_for_api_key(env: EnvDep, ctx: Ctx, body: ApiKeyLogin) -> ApiKeyC
         with env.db.read() as session:
             account = auth.authenticate_password(session, body.username, body.password)
             caller = auth.account_caller(session, account.id)
+            must_enrol = (not twofactor.enabled(account)
+                          and site_settings.two_factor_required(session, account))
     except Unauthenticated:
         with env.db.write() as session:
             audit.record(session, ctx, caller=None, action="auth.login", when=env.clock(),
@@ -37,6 +39,13 @@ async def login_for_api_key(env: EnvDep, ctx: Ctx, body: ApiKeyLogin) -> ApiKeyC
         raise
     if twofactor.enabled(account):  # the password alone is not enough: the same second
         _second_factor(env, ctx, account.id, body.totp_code)  # factor as the web login
+    elif must_enrol:  # the site demands 2FA of this account: enrol in the web UI first
+        with env.db.write() as session:
+            audit.record(session, ctx, caller=caller, action="auth.login", when=env.clock(),
+                         outcome="denied", code="twofactor_required",
+                         target=f"account:{account.id}")
+        raise Denied("this account must turn on two-factor sign-in (in the web UI) first",
+                     code="twofactor_required")
     expires = env.clock() + timedelta(seconds=body.expires_in) if body.expires_in else None
     key, text = accounts.create_api_key(env, ctx, caller=caller, account_id=account.id,
                                         name=body.name, expires_at=expires)

@@ -20,6 +20,7 @@ STATUS: dict[str, int] = {
     "token_missing": 401, "token_invalid": 401, "token_expired": 401, "token_revoked": 401,
     "login_failed": 401, "account_pending": 401,
     "forbidden": 403, "admin_required": 403, "account_disabled": 403, "ip_not_allowed": 403,
+    "twofactor_required": 403,
     "name_outside_realm": 403, "type_not_allowed": 403, "operation_not_allowed": 403,
     "zone_policy": 403, "realm_inactive": 403, "zone_disabled": 403,
     "not_found": 404, "zone_not_found": 404,
