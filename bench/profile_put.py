@@ -43,7 +43,7 @@ WATCH = [
     ("dnsgate/api/edge.py", "EdgeMiddleware.__call__", "whole app (edge middleware down)"),
     ("fastapi/routing.py", "solve_dependencies", "FastAPI: solve dependencies (incl. auth)"),
     ("starlette/concurrency.py", "run_in_threadpool", "  thread-pool hand-offs (event loop side)"),
-    ("dnsgate/api/deps.py", "get_caller", "  get_caller (in a worker thread)"),
+    ("dnsgate/api/deps.py", "get_caller", "  get_caller"),
     ("dnsgate/services/auth.py", "authenticate_token", "    authenticate_token"),
     ("dnsgate/db/engine.py", "Database.read", "  Database.read (session open/close)"),
     ("fastapi/routing.py", "_validate_value_with_model_field", "FastAPI: body validation"),
@@ -70,7 +70,7 @@ WATCH = [
 
 # (module, attribute, label) of the steps --timers wraps; inclusive thread CPU per request.
 TIMERS = [
-    ("dnsgate.services.auth", "authenticate_token", "auth: authenticate_token (worker thread)"),
+    ("dnsgate.services.auth", "authenticate_token", "auth: authenticate_token"),
     ("dnsgate.services.records", "apply_changes", "service: apply_changes"),
     ("dnsgate.services.records", "resolve_zone", "  resolve_zone"),
     ("dnsgate.services.records", "parse_changes", "  parse_changes (names, dnspython)"),
