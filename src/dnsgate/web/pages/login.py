@@ -13,10 +13,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from dnsgate.domain.errors import RateLimited, Unauthenticated
+from dnsgate.domain.errors import Unauthenticated
 from dnsgate.services import audit, auth, sessions, twofactor
 from dnsgate.services.context import Caller
-from dnsgate.web import deps, second_factor
+from dnsgate.web import attempts, deps, second_factor
 from dnsgate.web.render import clear_cookie, redirect, render, set_cookie
 
 router = APIRouter()
@@ -57,18 +57,11 @@ async def login(request: Request) -> Response:
         return render(request, "login.html", 422, form=shown, errors=errors, next=next_)
     ip = ctx.source_ip or "-"
     keys = (f"user:{username}|{ip}", f"ip:{ip}")
-    try:
-        env.limiter.hit("login_ip", ip)
-        env.limiter.hit("login_user", f"{username}|{ctx.source_ip}")
-        state.throttle.check(keys)
-    except RateLimited as limited:
-        with env.db.write() as session:
-            audit.record(session, ctx, caller=None, action="auth.login", when=env.clock(),
-                         outcome="denied", code="rate_limited", details={"username": username})
-        response = render(request, "login.html", 429, form=shown, next=next_, errors={
-            "": f"Too many attempts. Try again in {limited.retry_after} seconds."})
-        response.headers["Retry-After"] = str(limited.retry_after)
-        return response
+    limited = attempts.throttled(request, action="auth.login",
+                                 user_key=f"{username}|{ctx.source_ip}", keys=keys,
+                                 details={"username": username})
+    if limited is not None:
+        return attempts.too_many(request, "login.html", limited, form=shown, next=next_)
     try:
         with env.db.read() as session:
             account = auth.authenticate_password(session, username, password)

@@ -13,9 +13,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from dnsgate.domain.errors import RateLimited, Unauthenticated
-from dnsgate.services import audit, auth, twofactor
-from dnsgate.web import deps, second_factor
+from dnsgate.domain.errors import Unauthenticated
+from dnsgate.services import auth, twofactor
+from dnsgate.web import attempts, deps, second_factor
 from dnsgate.web.pages.login import complete_login
 from dnsgate.web.render import clear_cookie, redirect, render
 
@@ -42,19 +42,11 @@ async def check_code(request: Request) -> Response:
         return render(request, "login_2fa.html", 422, errors={"code": "Enter a code."})
     ip = ctx.source_ip or "-"
     keys = (f"2fa:{waiting.account_id}|{ip}", f"2fa-ip:{ip}")
-    try:
-        env.limiter.hit("login_ip", ip)
-        env.limiter.hit("login_user", f"2fa:{waiting.account_id}|{ip}")
-        state.throttle.check(keys)
-    except RateLimited as limited:
-        with env.db.write() as session:
-            audit.record(session, ctx, caller=None, action="auth.2fa", when=env.clock(),
-                         outcome="denied", code="rate_limited",
-                         target=f"account:{waiting.account_id}")
-        response = render(request, "login_2fa.html", 429, errors={
-            "": f"Too many attempts. Try again in {limited.retry_after} seconds."})
-        response.headers["Retry-After"] = str(limited.retry_after)
-        return response
+    limited = attempts.throttled(request, action="auth.2fa",
+                                 user_key=f"2fa:{waiting.account_id}|{ip}", keys=keys,
+                                 target=f"account:{waiting.account_id}")
+    if limited is not None:
+        return attempts.too_many(request, "login_2fa.html", limited)
     try:
         method = twofactor.verify_second_factor(env, ctx, account_id=waiting.account_id,
                                                 code=code)
