@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +31,7 @@ import dns.tsig
 from dnsgate.dnsserver.answer import answer, find_zone
 from dnsgate.dnsserver.store import ZoneStore
 from dnsgate.dnsserver.transfer import TransferPolicy, transfer_messages
+from dnsgate.dnsserver.zoneview import Name, ZoneView
 
 log = logging.getLogger("dnsgate.dns")
 
@@ -41,6 +42,7 @@ OUR_PAYLOAD = 1232
 #: No real query (a question, OPT with cookie/padding, TSIG) comes near this;
 #: a larger one is answered FORMERR unparsed and never becomes a cache key.
 MAX_QUERY_SIZE = 4096
+Views = Mapping[Name, ZoneView]
 _NOT_ASKABLE = {dns.rdatatype.OPT, dns.rdatatype.TSIG, dns.rdatatype.TKEY}
 
 
@@ -174,20 +176,23 @@ class DnsServer:
             cached = self._cache.get(key)
             if cached is not None:
                 return wire[:2] + cached[2:12] + wire[12:name_end] + cached[name_end:]
-        try:
-            out, cacheable = self._respond(wire, tcp=tcp, peer=peer)
-        except Exception:  # never let one packet take the server down
-            log.exception("error answering a DNS query")
-            return _header_error(wire, dns.rcode.SERVFAIL)
-        if out is not None and cacheable and key is not None:
-            size = len(wire) + len(out)
-            if self._cache_bytes + size > CACHE_BYTES:
-                self.clear_cache()
-            self._cache[key] = out
-            self._cache_bytes += size
+        # Under the store's lock: a change applied meanwhile (which clears the
+        # cache) cannot slip between this answer and its cache entry.
+        with self.store.reading() as views:
+            try:
+                out, cacheable = self._respond(wire, views, tcp=tcp, peer=peer)
+            except Exception:  # never let one packet take the server down
+                log.exception("error answering a DNS query")
+                return _header_error(wire, dns.rcode.SERVFAIL)
+            if out is not None and cacheable and key is not None:
+                size = len(wire) + len(out)
+                if self._cache_bytes + size > CACHE_BYTES:
+                    self.clear_cache()
+                self._cache[key] = out
+                self._cache_bytes += size
         return out
 
-    def _respond(self, wire: bytes, *, tcp: bool, peer: str | None
+    def _respond(self, wire: bytes, views: Views, *, tcp: bool, peer: str | None
                  ) -> tuple[bytes | None, bool]:
         try:
             query = dns.message.from_wire(wire, keyring=self.keyring or None)
@@ -220,8 +225,8 @@ class DnsServer:
             response.set_rcode(dns.rcode.FORMERR)
             return self._render(response, query, wire, tcp), False
         if question.rdtype in (dns.rdatatype.AXFR, dns.rdatatype.IXFR):
-            return self._transfer_over_udp(query, response, wire, peer), False
-        answer(self.store.views, query, response)
+            return self._transfer_over_udp(query, response, wire, views, peer), False
+        answer(views, query, response)
         return self._render(response, query, wire, tcp), not query.had_tsig
 
     def _render(self, response: dns.message.Message, query: dns.message.Message,
@@ -248,11 +253,11 @@ class DnsServer:
 
     # --- zone transfers --------------------------------------------------
 
-    def _transfer_policy(self, query: dns.message.Message, peer: str | None
+    def _transfer_policy(self, query: dns.message.Message, views: Views, peer: str | None
                          ) -> tuple[bool, Any]:
         qname = query.question[0].name
-        view = self.store.views.get(qname)
-        if view is None or find_zone(self.store.views, qname) is not view:
+        view = views.get(qname)
+        if view is None or find_zone(views, qname) is not view:
             return False, None
         policy = self.transfer_policy(qname.to_text(omit_final_dot=True))
         if policy is None or not policy.allows(peer, query.keyname if query.had_tsig else None):
@@ -260,8 +265,8 @@ class DnsServer:
         return True, view
 
     def _transfer_over_udp(self, query: dns.message.Message, response: dns.message.Message,
-                           wire: bytes, peer: str | None) -> bytes:
-        allowed, view = self._transfer_policy(query, peer)
+                           wire: bytes, views: Views, peer: str | None) -> bytes:
+        allowed, view = self._transfer_policy(query, views, peer)
         if not allowed or query.question[0].rdtype == dns.rdatatype.AXFR:
             # AXFR needs TCP (RFC 5936); a refused IXFR is refused either way.
             response.set_rcode(dns.rcode.REFUSED if not allowed else dns.rcode.FORMERR)
@@ -306,9 +311,12 @@ class DnsServer:
                     and query.question[0].rdclass == dns.rdataclass.IN
                     and query.question[0].rdtype in (dns.rdatatype.AXFR, dns.rdatatype.IXFR)):
                 try:
-                    allowed, view = self._transfer_policy(query, peer)
+                    self.store.sync()
+                    with self.store.reading() as views:
+                        allowed, view = self._transfer_policy(query, views, peer)
+                        rrsets = view.snapshot() if allowed else []
                     if allowed:
-                        return transfer_messages(query, view)
+                        return transfer_messages(query, rrsets)
                     response = dns.message.make_response(query)
                     response.set_rcode(dns.rcode.REFUSED)
                     return [bytes(response.to_wire(max_size=65535))]

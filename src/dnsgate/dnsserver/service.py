@@ -47,6 +47,7 @@ class DnsService:
         self.server = DnsServer(self.store, config, policy=self._policy)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._poller: asyncio.Task[None] | None = None
+        self._notify_due: set[str] = set()  # zones with a NOTIFY on its way to our loop
         self.store.on_change(self._zone_changed)
 
     async def start(self) -> None:
@@ -66,6 +67,7 @@ class DnsService:
         for task in list(self._tasks):
             task.cancel()
         await self.server.stop()
+        self.store.loop = None
 
     @property
     def port(self) -> int:
@@ -74,15 +76,17 @@ class DnsService:
     # --- keeping current ------------------------------------------------
 
     def _committed(self, info: dict[str, Any]) -> None:
-        """After a commit in this process (any thread): hand the zone changes to
-        the store before the API answers; settings are reloaded on our loop."""
+        """After a commit in this process (any thread): the zone changes go into
+        the views before the API answers, and so do changed transfer settings
+        (the next change's NOTIFY goes by them)."""
+        if info.get(SETTINGS_CHANGED):
+            self._load_settings()
         self.store.apply(info.get(ZONE_CHANGES, ()))
-        if info.get(SETTINGS_CHANGED) and self.store.loop is not None:
-            self.store.loop.call_soon_threadsafe(self._load_settings)
 
     async def _poll_forever(self) -> None:
-        """Apply this process's changes every tick (NOTIFY goes out within one),
-        and look for other processes' changes every POLL_SECONDS."""
+        """Run the reloads this process's changes asked for every tick (queries
+        run them first anyway), and look for other processes' changes every
+        POLL_SECONDS."""
         ticks = 0
         while True:
             await asyncio.sleep(SYNC_SECONDS)
@@ -107,8 +111,9 @@ class DnsService:
             for key in zone.keys:
                 name = dns.name.from_text(key.name)
                 keyring[name] = dns.tsig.Key(name, key.secret, f"{key.algorithm}.")
-        self.server.keyring = keyring
-        self.server.clear_cache()
+        with self.store.lock:
+            self.server.keyring = keyring
+            self.server.clear_cache()
 
     def _policy(self, zone: str) -> TransferPolicy | None:
         settings = self.settings.get(zone)
@@ -121,15 +126,23 @@ class DnsService:
     # --- NOTIFY -----------------------------------------------------------
 
     def _zone_changed(self, zone: str) -> None:
+        """On the thread that changed the zone: NOTIFY its secondaries from our
+        loop, once for a burst of changes (they ask for the SOA, then transfer)."""
         settings = self.settings.get(zone)
-        if settings is None or not settings.notify:
+        loop = self.store.loop
+        if settings is None or not settings.notify or loop is None or zone in self._notify_due:
             return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return  # a change committed outside the server's loop; the poll will see it
+        self._notify_due.add(zone)
+        loop.call_soon_threadsafe(self._send_notifies, zone)
+
+    def _send_notifies(self, zone: str) -> None:
+        self._notify_due.discard(zone)
+        settings = self.settings.get(zone)
+        if settings is None:
+            return
         for host, port in settings.notify:
-            task = loop.create_task(self._notify(zone, host, port, settings))
+            task = asyncio.get_running_loop().create_task(
+                self._notify(zone, host, port, settings))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 

@@ -10,8 +10,6 @@ import dns.message
 import dns.name
 import dns.rrset
 
-from dnsgate.dnsserver.zoneview import ZoneView
-
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 MESSAGE_BUDGET = 60_000  # bytes of records per message, below the 65,535 limit
 
@@ -35,12 +33,14 @@ class TransferPolicy:
         return any(address in net for net in self.networks)
 
 
-def transfer_messages(query: dns.message.Message, view: ZoneView) -> list[bytes]:
-    """The whole zone, SOA first and last, in as few messages as fit.
+def transfer_messages(query: dns.message.Message,
+                      snapshot: list[dns.rrset.RRset]) -> list[bytes]:
+    """The whole zone (``ZoneView.snapshot()``, SOA first), SOA first and last,
+    in as few messages as fit.
 
     A TSIG-signed request gets every message signed, chained per RFC 8945.
     """
-    rrsets = [*view.snapshot(), view.soa]
+    rrsets = [*snapshot, snapshot[0]]
     batches: list[list[dns.rrset.RRset]] = [[]]
     size = 0
     for rrset in rrsets:
