@@ -8,10 +8,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, RedirectResponse
-from starlette.routing import Route
 
 from dnsgate.api import account, admin, auth, errors, records
 from dnsgate.api.edge import EdgeMiddleware
+from dnsgate.api.fastlane import FastLane
 from dnsgate.backends.registry import BackendRegistry
 from dnsgate.compat import acmedns, dyndns2, httpreq, pdns_api
 from dnsgate.config import Settings
@@ -111,8 +111,6 @@ def create_app(settings: Settings, *, env: Env | None = None, migrate_on_start: 
     # surfaces (records, then the protocol facades at their clients' paths)
     # come before the management API.
     app.include_router(records.router, prefix=API_V1)
-    app.router.routes.insert(0, Route(f"{API_V1}{records.PUT_PATH}", records.put_rrset_direct,
-                                      methods=["PUT"]))
     app.include_router(dyndns2.router)
     app.include_router(acmedns.router)
     app.include_router(httpreq.router)
@@ -128,6 +126,8 @@ def create_app(settings: Settings, *, env: Env | None = None, migrate_on_start: 
     async def home() -> RedirectResponse:
         return RedirectResponse("/ui/", status_code=307)
 
+    app.add_middleware(FastLane, handlers=app.exception_handlers, routes=[
+        ("PUT", f"{API_V1}{records.PUT_PATH}", records.put_rrset_direct)])
     app.add_middleware(EdgeMiddleware, proxies=settings.trusted_proxy_networks,
                        max_body=settings.max_body_bytes)
     return app

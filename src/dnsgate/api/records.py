@@ -109,7 +109,7 @@ async def put_rrset(request: Request, zone: str, name: str, type: str) -> Respon
 
 
 async def put_rrset_direct(request: Request) -> Response:
-    """``put_rrset`` as a plain Starlette endpoint, first in the route table."""
+    """``put_rrset`` as a plain Starlette endpoint, for ``api.fastlane``."""
     params = request.path_params
     return await put_rrset(request, params["zone"], params["name"], params["type"])
 

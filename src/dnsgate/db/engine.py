@@ -38,6 +38,10 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            # The connection used last goes out first: SQLite drops a connection's
+            # page cache whenever another connection wrote, so rotating through the
+            # pool (the default) re-read ~40 pages from the file per request.
+            kwargs["pool_use_lifo"] = True
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: Engine = create_engine(url, **kwargs)
