@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -52,7 +52,7 @@ class EdgeMiddleware:
             else:
                 headers[raw_key] = value
         incoming = headers.get(b"x-request-id", "")
-        request_id = incoming if _GOOD_ID.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if _GOOD_ID.match(incoming) else secrets.token_hex(16)
         client = scope.get("client")
         peer = client[0] if client else None
         if not self.proxies and peer is not None and ":" not in peer:

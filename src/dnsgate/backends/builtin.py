@@ -75,7 +75,7 @@ _RRSETS_SQL = {  # keyed by (name given, type given)
 def next_serial(old: int, today: datetime) -> int:
     """The next YYYYMMDDnn serial: today's first if the old one is older,
     otherwise old + 1 (so it always increases, RFC 1982)."""
-    base = int(today.strftime("%Y%m%d")) * 100
+    base = (today.year * 10_000 + today.month * 100 + today.day) * 100
     return max(old + 1, base)
 
 

@@ -11,7 +11,6 @@ use argon2id).
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -67,7 +66,7 @@ def parse(text: str, prefix: str = TOKEN_PREFIX) -> tuple[str, str] | None:
 
 def hash_secret(key: bytes, secret: str) -> str:
     """The stored form of a secret: hex HMAC-SHA256 under the server key."""
-    return hmac.new(key, secret.encode("ascii"), hashlib.sha256).hexdigest()
+    return hmac.digest(key, secret.encode("ascii"), "sha256").hex()
 
 
 def verify_secret(key: bytes, secret: str, stored_hash: str) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from dnsgate.db.raw import Executor, Raw
@@ -21,14 +22,20 @@ def mask(details: Mapping[str, Any]) -> dict[str, Any]:
     """Replace the values of secret-looking keys, recursively."""
     out: dict[str, Any] = {}
     for key, value in details.items():
-        lowered = key.lower()
-        if any(hint in lowered for hint in _SECRET_HINTS) and not lowered.endswith("_id"):
+        if _looks_secret(key):
             out[key] = MASK
         elif isinstance(value, Mapping):
             out[key] = mask(value)
         else:
             out[key] = value
     return out
+
+
+@lru_cache(maxsize=1024)
+def _looks_secret(key: str) -> bool:
+    """Cached: the same few keys ("ttl", "records", ...) come on every request."""
+    lowered = key.lower()
+    return any(hint in lowered for hint in _SECRET_HINTS) and not lowered.endswith("_id")
 
 
 _INSERT = """
