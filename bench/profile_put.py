@@ -21,7 +21,7 @@ Each request uses a distinct token and changes its RRset (as bench/put.lua).
 ``--whatif`` patches the app at run time (nothing in src/ changes) to estimate
 what a fix would save: ``no-threadpool`` runs FastAPI's sync dependencies
 inline instead of in the thread pool (what ``async def`` dependencies would
-do); ``no-limiter`` replaces the ``limits`` rate limiter with a no-op.
+do); ``no-limiter`` replaces the rate limiter with a no-op.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ WATCH = [
     ("dnsgate/backends/builtin.py", "BuiltinBackend.apply_in", "      BuiltinBackend.apply_in"),
     ("dnsgate/services/audit.py", "record", "      audit.record"),
     ("dnsgate/services/records.py", "touch", "      touch (token last use)"),
-    ("sqlalchemy/orm/session.py", "SessionTransaction.commit", "      SessionTransaction.commit"),
+    ("dnsgate/dnsserver/store.py", "ZoneStore.apply", "      commit hook (DNS view)"),
     ("dnsgate/domain/policy.py", "decide", "decide() (all calls)"),
     ("sqlalchemy/engine/default.py", "DefaultDialect.do_execute", "sqlite3 cursor.execute (all)"),
     ("sqlalchemy/engine/base.py", "Connection.execute", "SQLAlchemy Connection.execute (all)"),
@@ -74,7 +74,7 @@ TIMERS = [
     ("dnsgate.services.records", "apply_changes", "service: apply_changes"),
     ("dnsgate.services.records", "resolve_zone", "  resolve_zone"),
     ("dnsgate.services.records", "parse_changes", "  parse_changes (names, dnspython)"),
-    ("dnsgate.services.ratelimit", "RateLimiter.hit", "  RateLimiter.hit (limits)"),
+    ("dnsgate.services.ratelimit", "RateLimiter.hit", "  RateLimiter.hit"),
     ("dnsgate.services.records", "_preauthorize", "  _preauthorize (decide x1-2)"),
     ("dnsgate.services.records", "_apply_transactional", "  _apply_transactional (write txn)"),
     ("dnsgate.backends.builtin", "BuiltinBackend.read_in", "    BuiltinBackend.read_in (2 SELECT)"),
@@ -83,11 +83,8 @@ TIMERS = [
      "    BuiltinBackend.apply_in (SELECT+2 UPDATE)"),
     ("dnsgate.services.audit", "record", "    audit.record (INSERT)"),
     ("dnsgate.services.records", "touch", "    touch (UPDATE tokens)"),
-    ("sqlalchemy.orm.session", "SessionTransaction.commit", "    SessionTransaction.commit"),
-    ("dnsgate.db.engine", "Database._after_commit",
-     "      commit hooks (DNS server's zone view)"),
-    ("limits.storage.memory", "MemoryStorage._MemoryStorage__expire_events",
-     "limits: expiry scan (its own Timer thread)"),
+    ("dnsgate.dnsserver.store", "ZoneStore.apply",
+     "    commit hook: stage the change in the DNS view"),
 ]
 _spent: dict[str, int] = {}
 
