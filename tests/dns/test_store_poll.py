@@ -22,8 +22,8 @@ def set_serial(env, zone: str, serial: int) -> None:
         session.execute(update(BuiltinZone).where(BuiltinZone.name == zone).values(serial=serial))
 
 
-async def test_own_commit_in_flight_is_not_reloaded_and_others_are(env, world) -> None:
-    zone = await world.zone("poll.test")
+def counted_store(env) -> tuple[ZoneStore, list[str]]:
+    """A loaded store, and the list of zones it reloads from now on."""
     store = ZoneStore(env.db)
     store.load_all()
     reloads: list[str] = []
@@ -34,6 +34,12 @@ async def test_own_commit_in_flight_is_not_reloaded_and_others_are(env, world) -
         original(name)
 
     store._reload = counting  # type: ignore[method-assign]
+    return store, reloads
+
+
+async def test_own_commit_in_flight_is_not_reloaded_and_others_are(env, world) -> None:
+    zone = await world.zone("poll.test")
+    store, reloads = counted_store(env)
     (view,) = store.views.values()
     start = view.serial
 
@@ -57,16 +63,8 @@ async def test_a_commit_landing_after_the_polls_read_is_not_taken_for_another_pr
     """Committing threads move the views on while the poll reads the database: a
     view newer than that read is ours, not a reason to reload the zone."""
     zone = await world.zone("race.test")
-    store = ZoneStore(env.db)
-    store.load_all()
-    reloads: list[str] = []
-    original_reload, original_read = store._reload, env.db.read
-
-    def counting(name: str) -> None:
-        reloads.append(name)
-        original_reload(name)
-
-    store._reload = counting  # type: ignore[method-assign]
+    store, reloads = counted_store(env)
+    original_read = env.db.read
     (view,) = store.views.values()
     start = view.serial
 
