@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import dns.asyncquery
 import dns.message
 import dns.rcode
@@ -34,3 +36,23 @@ async def test_dns_port_zero_means_no_dns_server(zone, settings, env):
     app = create_app(settings, env=env, migrate_on_start=False)
     async with app.router.lifespan_context(app):
         assert app.state.dns is None
+
+
+async def test_stop_closes_tcp_connections_that_are_still_open(zone, settings, env):
+    """A client that keeps its TCP connection open must not keep the DNS
+    server's loop from closing (it used to fail with EBUSY, now and then)."""
+    port = free_dns_port()
+    app = create_app(settings.model_copy(update={"dns_port": port}), env=env,
+                     migrate_on_start=False)
+    query = dns.message.make_query(f"www.{ZONE}", "A").to_wire()
+    async with asyncio.timeout(30):  # without the fix this hung, or the stop raised
+        async with app.router.lifespan_context(app):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(len(query).to_bytes(2, "big") + query)
+            size = int.from_bytes(await reader.readexactly(2), "big")
+            answer = dns.message.from_wire(await reader.readexactly(size))
+            assert [rd.to_text() for rd in answer.answer[0]] == ["192.0.2.10"]
+            server = app.state.dns.service.server
+            assert len(server._tcp_clients) == 1  # open, waiting for the next query
+        assert await reader.read() == b""  # the server closed it
+    writer.close()

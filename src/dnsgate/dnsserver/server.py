@@ -122,7 +122,7 @@ class DnsServer:
         self._cache_bytes = 0
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None
-        self._tcp_clients = 0
+        self._tcp_clients: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
         store.on_change(lambda _zone: self.clear_cache())
 
     # --- lifecycle -------------------------------------------------------
@@ -150,11 +150,17 @@ class DnsServer:
         return int(self._udp.get_extra_info("sockname")[1])
 
     async def stop(self) -> None:
+        """Close the sockets and every open TCP connection, and wait for their
+        handlers: a connection left open keeps the event loop from closing."""
         if self._udp is not None:
             self._udp.close()
         if self._tcp is not None:
             self._tcp.close()
             await self._tcp.wait_closed()
+        for writer in list(self._tcp_clients.values()):
+            writer.close()
+        if self._tcp_clients:
+            await asyncio.wait(list(self._tcp_clients), timeout=TCP_IDLE_SECONDS)
 
     def clear_cache(self) -> None:
         self._cache.clear()
@@ -277,10 +283,12 @@ class DnsServer:
 
     async def _serve_tcp(self, reader: asyncio.StreamReader,
                          writer: asyncio.StreamWriter) -> None:
-        if self._tcp_clients >= MAX_TCP_CLIENTS:
+        if len(self._tcp_clients) >= MAX_TCP_CLIENTS:
             writer.close()
             return
-        self._tcp_clients += 1
+        task = asyncio.current_task()
+        assert task is not None
+        self._tcp_clients[task] = writer
         peername = writer.get_extra_info("peername")
         peer = peername[0] if peername else None
         try:
@@ -294,7 +302,7 @@ class DnsServer:
         except (asyncio.IncompleteReadError, TimeoutError, ConnectionError, OSError):
             pass
         finally:
-            self._tcp_clients -= 1
+            self._tcp_clients.pop(task, None)
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
