@@ -202,20 +202,23 @@ async def test_fuzz_handle_directly(fuzzed):
     corpus = seeds(rng)
     server = fuzzed.server
     checker = Checker(server.config.amplification)
+    # CPU time of this thread, not wall time: on a busy CI machine (chromium in
+    # the other worker) the thread can wait 0.7 s for a core; a packet that is
+    # expensive to answer is what this looks for.
     slowest = 0.0
     started = time.monotonic()
     for i in range(DIRECT):
         wire = mutate(rng, corpus)
         peer = rng.choice(("127.0.0.1", "192.0.2.99"))
-        before = time.perf_counter()
+        before = time.thread_time()
         if i % 5:
             out = server.handle(wire, tcp=False, peer=peer)
-            slowest = max(slowest, time.perf_counter() - before)
+            slowest = max(slowest, time.thread_time() - before)
             checker.check(wire, out, tcp=False)
             continue
         # What a TCP connection does with one message: transfers, else handle().
         replies = server._tcp_responses(wire, peer)
-        slowest = max(slowest, time.perf_counter() - before)
+        slowest = max(slowest, time.thread_time() - before)
         checker.check(wire, replies[0] if replies else None, tcp=True)
         for reply in replies[1:]:
             checker.check_reply(wire, reply, tcp=True, case=f"seed {SEED} {wire.hex()}")
@@ -223,7 +226,7 @@ async def test_fuzz_handle_directly(fuzzed):
             await asyncio.sleep(0)  # let the poll task run now and then
     elapsed = time.monotonic() - started
     print(f"seed {SEED}: {DIRECT} packets in {elapsed:.1f} s, {dict(checker.rcodes)}")
-    assert slowest < 0.5, f"one packet took {slowest:.2f} s (seed {SEED})"
+    assert slowest < 0.5, f"one packet took {slowest:.2f} s of CPU (seed {SEED})"
     # The generator reaches every kind of outcome, not just one.
     for outcome in ("dropped", "NOERROR", "NXDOMAIN", "FORMERR", "NOTIMP", "REFUSED",
                     "NOTAUTH"):
