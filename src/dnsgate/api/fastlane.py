@@ -17,8 +17,8 @@ from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import compile_path, request_response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-ASGIApp = Any
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -36,7 +36,7 @@ class FastLane:
                         ExceptionMiddleware(request_response(endpoint), handlers=handled))
                        for method, path, endpoint in routes]
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not scope.get("root_path"):
             for method, pattern, endpoint in self.routes:
                 if scope["method"] != method:

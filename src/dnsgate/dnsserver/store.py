@@ -120,17 +120,18 @@ class ZoneStore:
         # What we know, taken before the database is read: committing threads
         # move it on meanwhile, and a serial of ours newer than the read would
         # look like another process going back.
+        known: dict[str, tuple[ZoneView, int, int]] = {}
         with self.lock:
-            known = {zone: (view.serial, self._local_serials.get(zone, 0))
-                     for zone, view in self._views_by_zone()}
+            for origin, view in self._views.items():
+                zone = origin.to_text(omit_final_dot=True)
+                known[zone] = (view, view.serial, self._local_serials.get(zone, 0))
         with self.db.read() as session:
             current = {name: serial for name, serial in
                        session.execute(select(BuiltinZone.name, BuiltinZone.serial))}
         changed: list[str] = []
         for zone, serial in current.items():
-            view = self._views.get(origin_of(zone))
-            if view is not None and zone in known:
-                ours, local = known[zone]
+            if zone in known:
+                view, ours, local = known[zone]
                 if serial == ours or ours < serial <= local:
                     self._suspects.pop(zone, None)
                     continue
@@ -145,7 +146,7 @@ class ZoneStore:
             self._suspects.pop(zone, None)
             self._reload(zone)
             changed.append(zone)
-        gone = {zone for zone, _view in self._views_by_zone()} - set(current)
+        gone = set(known) - set(current)  # only this thread adds or drops views
         for zone in gone:
             with self.lock:
                 self._views.pop(origin_of(zone), None)
@@ -153,10 +154,6 @@ class ZoneStore:
         for zone in changed:
             self._notify(zone)
         return changed
-
-    def _views_by_zone(self) -> list[tuple[str, ZoneView]]:
-        return [(origin.to_text(omit_final_dot=True), view)
-                for origin, view in self._views.items()]
 
     def apply(self, changes: Iterable[ZoneChange]) -> None:
         """Put this process's committed changes into the views (any thread).
@@ -176,9 +173,10 @@ class ZoneStore:
                     replay.append(change)
                 view = self._views.get(origin_of(zone))
                 if change.changes is None or view is None:
-                    self._reloads[zone] = None
+                    self._reloads[zone] = None  # created or deleted
                 elif view.serial < change.serial and not self._apply_in_place(view, change):
-                    self._reloads[zone] = None  # (an older serial: a reload brought it in)
+                    self._reloads[zone] = None  # a step missed: another process wrote
+                # (a change the view's serial already covers came in with a reload)
         if self._reloads and self.loop is None:
             self.sync()
 

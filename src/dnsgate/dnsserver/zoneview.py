@@ -99,10 +99,7 @@ class ZoneView:
         view, and of many writes to one RRset between two queries only the
         last is ever built. Staged entries are one per RRset, bounded by the zone.
         """
-        if isinstance(change, Upsert):
-            self._staged[change.key] = change.rrset
-        else:
-            self._staged[change.key] = None
+        self._staged[change.key] = change.rrset if isinstance(change, Upsert) else None
 
     def settle(self) -> None:
         """Build what ``stage()`` took, and the SOA at ``serial`` (before answering)."""
