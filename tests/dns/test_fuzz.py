@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import os
 import random
 import struct
@@ -197,36 +198,58 @@ async def assert_answers_good_query(port: int) -> None:
     assert [rd.to_text() for rd in parse(tcp).answer[0]] == ["192.0.2.10"]
 
 
+def cpu_time_of(server, wire: bytes, peer: str) -> float:
+    """CPU seconds this thread spends answering ``wire`` afresh (no wire cache)."""
+    server.clear_cache()
+    before = time.thread_time()
+    server._tcp_responses(wire, peer)
+    return time.thread_time() - before
+
+
 async def test_fuzz_handle_directly(fuzzed):
     rng = random.Random(SEED)
     corpus = seeds(rng)
     server = fuzzed.server
     checker = Checker(server.config.amplification)
     # CPU time of this thread, not wall time: on a busy CI machine (chromium in
-    # the other worker) the thread can wait 0.7 s for a core; a packet that is
-    # expensive to answer is what this looks for.
-    slowest = 0.0
+    # the other worker) the thread can wait 0.7 s for a core. A packet that is
+    # expensive to answer is what this looks for, not a pause of the process:
+    # the heap the session built so far is frozen out of the collector (a full
+    # collection of it once took 0.6 s inside one packet), and the slowest
+    # packet is answered again before it counts against the server.
+    slowest, slowest_wire, slowest_peer = 0.0, b"", ""
     started = time.monotonic()
-    for i in range(DIRECT):
-        wire = mutate(rng, corpus)
-        peer = rng.choice(("127.0.0.1", "192.0.2.99"))
-        before = time.thread_time()
-        if i % 5:
-            out = server.handle(wire, tcp=False, peer=peer)
-            slowest = max(slowest, time.thread_time() - before)
-            checker.check(wire, out, tcp=False)
-            continue
-        # What a TCP connection does with one message: transfers, else handle().
-        replies = server._tcp_responses(wire, peer)
-        slowest = max(slowest, time.thread_time() - before)
-        checker.check(wire, replies[0] if replies else None, tcp=True)
-        for reply in replies[1:]:
-            checker.check_reply(wire, reply, tcp=True, case=f"seed {SEED} {wire.hex()}")
-        if i % 2000 == 0:
-            await asyncio.sleep(0)  # let the poll task run now and then
+    gc.collect()
+    gc.freeze()
+    try:
+        for i in range(DIRECT):
+            wire = mutate(rng, corpus)
+            peer = rng.choice(("127.0.0.1", "192.0.2.99"))
+            before = time.thread_time()
+            if i % 5:
+                out = server.handle(wire, tcp=False, peer=peer)
+                spent = time.thread_time() - before
+                checker.check(wire, out, tcp=False)
+            else:
+                # What a TCP connection does with one message: transfers, else handle().
+                replies = server._tcp_responses(wire, peer)
+                spent = time.thread_time() - before
+                checker.check(wire, replies[0] if replies else None, tcp=True)
+                for reply in replies[1:]:
+                    checker.check_reply(wire, reply, tcp=True, case=f"seed {SEED} {wire.hex()}")
+            if spent > slowest:
+                slowest, slowest_wire, slowest_peer = spent, wire, peer
+            if i % 2000 == 0:
+                await asyncio.sleep(0)  # let the poll task run now and then
+    finally:
+        gc.unfreeze()
     elapsed = time.monotonic() - started
-    print(f"seed {SEED}: {DIRECT} packets in {elapsed:.1f} s, {dict(checker.rcodes)}")
-    assert slowest < 0.5, f"one packet took {slowest:.2f} s of CPU (seed {SEED})"
+    print(f"seed {SEED}: {DIRECT} packets in {elapsed:.1f} s, slowest {slowest * 1e3:.1f} ms "
+          f"of CPU, {dict(checker.rcodes)}")
+    if slowest >= 0.05:
+        again = min(cpu_time_of(server, slowest_wire, slowest_peer) for _ in range(3))
+        assert again < 0.05, (f"one packet takes {again:.2f} s of CPU "
+                              f"(seed {SEED}, query {slowest_wire.hex()})")
     # The generator reaches every kind of outcome, not just one.
     for outcome in ("dropped", "NOERROR", "NXDOMAIN", "FORMERR", "NOTIMP", "REFUSED",
                     "NOTAUTH"):
