@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Literal, TypeVar, cast
 
 from dnsgate.backends.base import Backend, TransactionalBackend
-from dnsgate.db.raw import Executor, Raw
+from dnsgate.db.raw import Executor, Raw, Tx
 from dnsgate.domain import names
 from dnsgate.domain.errors import (
     BackendTimeout,
@@ -144,9 +144,14 @@ async def list_rrsets(env: Env, ctx: RequestContext, *, caller: Caller, zone: st
     now = env.clock()
     principal = caller.principal
     if backend.capabilities.transactional:
-        with env.db.transaction(write=True) as tx:
-            rrsets = cast(TransactionalBackend, backend).read_in(tx, info.name, owner, wanted)
+        store = cast(TransactionalBackend, backend)
+
+        def read_and_touch(tx: Tx) -> list[RRset]:
+            rrsets = store.read_in(tx, info.name, owner, wanted)
             touch(tx, env, ctx, caller)
+            return rrsets
+
+        rrsets = await env.db.group_commit.run(read_and_touch, key=f"zone:{info.name}")
     else:
         rrsets = await _upstream(env, ctx, caller, info, "rrset.read",
                                  backend.read(info.name, owner, wanted))
@@ -279,8 +284,8 @@ async def apply_changes(env: Env, ctx: RequestContext, *, caller: Caller, zone: 
             env.limiter.hit("token_write", caller.actor_id)
         state_free = _preauthorize(env, ctx, caller, info, changes)
         if backend.capabilities.transactional:
-            return _apply_transactional(env, ctx, caller, info,
-                                        cast(TransactionalBackend, backend), changes)
+            return await _apply_transactional(env, ctx, caller, info,
+                                              cast(TransactionalBackend, backend), changes)
         if blind and state_free and backend.capabilities.blind_writes:
             return await _apply_blind(env, ctx, caller, info, backend, changes)
         return await _apply_upstream(env, ctx, caller, info, backend, changes)
@@ -293,18 +298,24 @@ async def apply_changes(env: Env, ctx: RequestContext, *, caller: Caller, zone: 
                    zone=info.name) from None
 
 
-def _apply_transactional(env: Env, ctx: RequestContext, caller: Caller, info: ZoneInfo,
-                         backend: TransactionalBackend,
-                         changes: Sequence[Change]) -> ChangeResult:
-    result = ChangeResult()
-    with env.db.transaction(write=True) as tx:
-        env.db.lock(tx, f"zone:{info.name}")
+async def _apply_transactional(env: Env, ctx: RequestContext, caller: Caller,
+                               info: ZoneInfo, backend: TransactionalBackend,
+                               changes: Sequence[Change]) -> ChangeResult:
+    """Read, plan, write and audit in one transaction of the gateway's database,
+    committed together with the other requests of this moment (group commit)."""
+    lock_key = f"zone:{info.name}"
+
+    def work(tx: Tx) -> ChangeResult:
+        result = ChangeResult()
+        env.db.lock(tx, lock_key)
         touched = dict.fromkeys(change.key[0] for change in changes)
         current = {name: backend.read_in(tx, info.name, name) for name in touched}
         planned = _plan(env, ctx, caller, info, changes, current, result)
         backend.apply_in(tx, info.name, [change for change, _ in planned])
         _record_applied(tx, env, ctx, caller, info, planned, result)
-    return result
+        return result
+
+    return await env.db.group_commit.run(work, key=lock_key)
 
 
 def _record_applied(tx: Executor, env: Env, ctx: RequestContext, caller: Caller,

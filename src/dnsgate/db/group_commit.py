@@ -1,0 +1,123 @@
+"""Group commit: write transactions of concurrent requests, committed as one.
+
+Under load most of a record change's cost is the transaction around it
+(BEGIN, COMMIT and the WAL frames of the pages every change touches: the
+zone's serial, the audit table and its indexes), not its few statements. The
+requests of one event-loop pass queue their work here; one callback, run just
+after them, opens a single write transaction, runs each job inside a
+SAVEPOINT of its own and commits once. A job that raises is rolled back to its
+savepoint, alone, and its request gets the exception; the others commit.
+
+Each request still answers only after its change is durable and the commit
+hooks (the DNS view) have run. A lone job runs without a savepoint, exactly
+as a plain ``Database.transaction(write=True)`` would.
+
+On PostgreSQL a batch holds the jobs of one lock key (one zone): each job
+takes its zone's advisory lock, and one batch per zone keeps two nodes from
+taking two zones' locks in opposite orders. SQLite has one write lock for the
+whole database (BEGIN IMMEDIATE), so there one batch takes every key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from dnsgate.db.raw import Tx
+
+if TYPE_CHECKING:
+    from dnsgate.db.engine import Database
+
+T = TypeVar("T")
+Work = Callable[[Tx], T]
+_SAVEPOINT = "dnsgate_job"
+
+
+@dataclass(slots=True)
+class _Job(Generic[T]):
+    work: Work[T]
+    future: asyncio.Future[T]
+
+
+@dataclass(slots=True)
+class _Queue:
+    """The jobs waiting in one event loop, by lock key."""
+
+    loop: asyncio.AbstractEventLoop
+    jobs: dict[str | None, list[_Job[Any]]] = field(default_factory=dict)
+
+
+class GroupCommit:
+    """Runs ``work(tx)`` in a write transaction shared with other requests."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        # One queue per thread, bound to the loop running there (tests and the
+        # CLI run loops one after another, web workers may run their own).
+        self._local = threading.local()
+
+    async def run(self, work: Work[T], *, key: str) -> T:
+        """The result of ``work(tx)`` once its transaction has committed."""
+        loop = asyncio.get_running_loop()
+        queue: _Queue | None = getattr(self._local, "queue", None)
+        if queue is None or queue.loop is not loop:
+            queue = self._local.queue = _Queue(loop)
+        batch_key = None if self.db.is_sqlite else key
+        waiting = queue.jobs.get(batch_key)
+        if waiting is None:
+            waiting = queue.jobs[batch_key] = []
+            loop.call_soon(self._flush, queue, batch_key)
+        job: _Job[T] = _Job(work, loop.create_future())
+        waiting.append(job)
+        return await job.future
+
+    def _flush(self, queue: _Queue, key: str | None) -> None:
+        # Requests cancelled while they waited (the client went away) write nothing.
+        jobs = [job for job in queue.jobs.pop(key, []) if not job.future.done()]
+        if not jobs:
+            return
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            with self.db.transaction(write=True) as tx:
+                if len(jobs) == 1:
+                    outcomes.append((True, jobs[0].work(tx)))
+                else:
+                    outcomes.extend(_run_in_savepoint(tx, job) for job in jobs)
+        except Exception as exc:  # BEGIN or COMMIT failed, or the lone job raised
+            for job in jobs:
+                if not job.future.done():
+                    job.future.set_exception(exc)
+            return
+        for job, (ok, value) in zip(jobs, outcomes, strict=True):
+            if job.future.done():
+                continue
+            if ok:
+                job.future.set_result(value)
+            else:
+                job.future.set_exception(value)
+
+
+def _run_in_savepoint(tx: Tx, job: _Job[Any]) -> tuple[bool, Any]:
+    """Run one job of a batch; undo it alone if it raises.
+
+    What it leaves for the commit hooks (``tx.info``, lists by convention) is
+    kept only if it succeeded.
+    """
+    batch_info = tx.info
+    tx.info = {}
+    tx.driver.execute(f"SAVEPOINT {_SAVEPOINT}")
+    try:
+        value = job.work(tx)
+    except Exception as exc:
+        tx.driver.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+        tx.driver.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+        return False, exc
+    finally:
+        job_info, tx.info = tx.info, batch_info
+    tx.driver.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+    for name, items in job_info.items():
+        batch_info.setdefault(name, []).extend(items)
+    return True, value
