@@ -33,61 +33,14 @@ WARMUP="${BENCH_WARMUP:-5s}"
 WORK="${BENCH_WORKDIR:-$(mktemp -d /tmp/dnsgate-dyndns-bench.XXXXXX)}"
 PYTHON="${PYTHON:-$HERE/../.venv/bin/python}"  # the venv ./scripts/test made
 
-command -v wrk >/dev/null || { echo "dyndns_bench.sh: wrk is not installed (apt-get install wrk)" >&2; exit 2; }
-mkdir -p "$WORK"
-DATA="$WORK/data"
-TOKENS_FILE="$WORK/tokens.txt"
+# shellcheck source=bench/lib.sh
+source "$HERE/lib.sh"
+bench_setup dyndns_bench.sh
 DYNDNS_FILE="$WORK/dyndns_tokens.txt"
-if [[ ! -s "$WORK/secret_key" ]]; then
-  (umask 077 && "$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(48))' >"$WORK/secret_key")
-fi
-DNSGATE_SECRET_KEY="$(cat "$WORK/secret_key")"
-export DNSGATE_SECRET_KEY
-export DNSGATE_DATA_DIR="$DATA"
-unset DNSGATE_DATABASE_URL
-export DNSGATE_WRITE_RATE_LIMIT="1000000/second"
-export DNSGATE_LOG_LEVEL="warning"
-PORT="$("$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-export DNSGATE_HTTP_HOST=127.0.0.1 DNSGATE_HTTP_PORT="$PORT"
-if [[ -z "${BENCH_DNS_PORT:-}" ]]; then
-  BENCH_DNS_PORT="$("$PYTHON" -c 'import socket
-for _ in range(50):
-    t = socket.socket(); t.bind(("127.0.0.1", 0)); port = t.getsockname()[1]
-    u = socket.socket(type=socket.SOCK_DGRAM)
-    try:
-        u.bind(("127.0.0.1", port))
-    except OSError:
-        continue
-    print(port); break')"
-fi
-export DNSGATE_DNS_HOST=127.0.0.1 DNSGATE_DNS_PORT="$BENCH_DNS_PORT"
-URL="http://127.0.0.1:$PORT"
-SERVER_PID=""
-
-stop_server() {
-  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.2; done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
-  SERVER_PID=""
-}
-trap stop_server EXIT INT TERM
 
 echo "== work dir: $WORK"
-{
-  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "source: $(git -C "$HERE/.." rev-parse --short HEAD 2>/dev/null || echo unknown)" \
-    "$(git -C "$HERE/.." status --porcelain -- src 2>/dev/null | grep -q . && echo '(src/ has uncommitted changes)')"
-  echo "python: $("$PYTHON" -c 'import sys; print(sys.version.split()[0])')"
-  echo "cpus: $(nproc), $(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | xargs)"
-  echo "wrk: -t$THREADS -c$CONNS -d$DURATION, tokens: $TOKENS, runs: $RUNS"
-} | tee "$WORK/meta.txt"
-
-echo "== seeding $TOKENS tokens"
-timeout 300 "$PYTHON" "$HERE/seed.py" --data-dir "$DATA" --tokens "$TOKENS" \
-  --tokens-file "$TOKENS_FILE"
+bench_meta "wrk: -t$THREADS -c$CONNS -d$DURATION, tokens: $TOKENS, runs: $RUNS"
+bench_seed "$TOKENS"
 # "<token> <host>" -> "<base64 of router:token> <host>": the Basic credentials of dyndns.lua
 "$PYTHON" - "$TOKENS_FILE" "$DYNDNS_FILE" <<'EOF'
 import base64, sys
@@ -101,12 +54,7 @@ chmod 600 "$DYNDNS_FILE"
 echo "== starting dnsgate serve on $URL (DNS port $BENCH_DNS_PORT)"
 "$PYTHON" -m dnsgate serve >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
-for _ in $(seq 150); do
-  if curl -fsS -o /dev/null --max-time 1 "$URL/healthz" 2>/dev/null; then break; fi
-  kill -0 "$SERVER_PID" 2>/dev/null || { echo "server died:"; cat "$WORK/server.log"; exit 1; }
-  sleep 0.2
-done
-curl -fsS -o /dev/null --max-time 2 "$URL/healthz" || { echo "server not ready"; exit 1; }
+wait_for_server
 
 WRK=(wrk "-t$THREADS" "-c$CONNS" --latency --timeout 10s)
 # measure OUT WRK-ARGS...: one wrk run with server CPU snapshots around it (bench/cpu.py).

@@ -4,16 +4,12 @@
 --
 -- Counts non-200 responses per thread and prints a BENCH line in done().
 
-local threads = {}
-local next_id = 0
+local common = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "wrk_common.lua")
 
-function setup(thread)
-  thread:set("id", next_id)
-  next_id = next_id + 1
-  table.insert(threads, thread)
-end
+bad = 0
+samples = ""
 
-non200 = 0
+setup = common.setup
 
 function init(args)
   wrk.path = "/healthz"
@@ -22,23 +18,10 @@ end
 
 function response(status, headers, body)
   if status ~= 200 then
-    non200 = non200 + 1
+    common.count_bad(status, body, status)
   end
 end
 
 function done(summary, latency, requests)
-  local bad = 0
-  for _, t in ipairs(threads) do
-    bad = bad + (t:get("non200") or 0)
-  end
-  local secs = summary.duration / 1e6
-  io.write(string.format(
-    "BENCH {\"kind\":\"healthz\",\"requests\":%d,\"duration_s\":%.3f,\"rps\":%.1f,"
-    .. "\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,"
-    .. "\"non200\":%d,\"socket_errors\":%d}\n",
-    summary.requests, secs, summary.requests / secs,
-    latency:percentile(50) / 1000, latency:percentile(90) / 1000,
-    latency:percentile(99) / 1000, latency.max / 1000, bad,
-    summary.errors.connect + summary.errors.read + summary.errors.write
-      + summary.errors.timeout))
+  common.report("healthz", "non-200", summary, latency)
 end

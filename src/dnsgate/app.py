@@ -144,7 +144,9 @@ def create_app(settings: Settings, *, env: Env | None = None, migrate_on_start: 
         return RedirectResponse("/ui/", status_code=307)
 
     app.add_middleware(FastLane, handlers=app.exception_handlers, routes=[
-        ("PUT", f"{API_V1}{records.PUT_PATH}", records.put_rrset_direct)])
+        ("PUT", f"{API_V1}{records.PUT_PATH}", records.put_rrset_direct),
+        ("GET", dyndns2.UPDATE_PATH, dyndns2.nic_update),
+        ("POST", dyndns2.UPDATE_PATH, dyndns2.nic_update)])
     app.add_middleware(EdgeMiddleware, proxies=settings.trusted_proxy_networks,
                        max_body=settings.max_body_bytes)
     return app

@@ -1,8 +1,9 @@
 """The hottest machine routes, dispatched before the framework's router.
 
-A record PUT is the request dnsgate serves most (routers, ACME clients), and
-on the way to its endpoint FastAPI's app, router and route matching cost
-more than the decision itself. This middleware matches those few routes with
+A record PUT and a dyndns2 update are the requests dnsgate serves most
+(routers, ACME clients, DDNS clients), and on the way to their endpoints
+FastAPI's app, router and route matching cost more than the decision itself.
+This middleware matches those few routes with
 Starlette's own path syntax and runs their endpoints with the app's exception
 handlers, so a response is byte for byte what the router would have given.
 The routes stay in the router too, for OpenAPI.

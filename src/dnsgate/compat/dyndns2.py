@@ -76,7 +76,10 @@ async def checkip(request: Request) -> Response:
         headers={"Cache-Control": "no-store"})
 
 
-@router.api_route("/nic/update", methods=["GET", "POST"])
+UPDATE_PATH = "/nic/update"
+
+
+@router.api_route(UPDATE_PATH, methods=["GET", "POST"])
 async def nic_update(request: Request) -> Response:
     """Set the A/AAAA records of up to 20 hostnames to the given or the caller's address."""
     env: Env = request.app.state.env
