@@ -16,7 +16,7 @@ from sqlalchemy import CursorResult, delete, insert, select
 from sqlalchemy.orm import Session
 
 from dnsgate.backends.base import Capabilities, Health, ZoneDefaults
-from dnsgate.db.engine import Database
+from dnsgate.db.engine import Database, zone_lock_key
 from dnsgate.db.models import BuiltinRRset, BuiltinZone, table_of
 from dnsgate.db.raw import Executor, Raw
 from dnsgate.domain.errors import ZoneNotFound
@@ -105,7 +105,7 @@ class BuiltinBackend:
 
     async def apply(self, zone: str, changes: Sequence[Change]) -> None:
         with self.db.write() as session:
-            self.db.lock(session, f"zone:{zone}")
+            self.db.lock(session, zone_lock_key(zone))
             self.apply_in(session, zone, changes)
 
     def read_in(self, session: Executor, zone: str, name: str | None = None,

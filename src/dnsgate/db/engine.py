@@ -26,6 +26,11 @@ _IMMEDIATE = "dnsgate_immediate"
 log = logging.getLogger("dnsgate.db")
 
 
+def zone_lock_key(zone: str) -> str:
+    """The one lock key that serializes the writers of a zone (``Database.lock``)."""
+    return f"zone:{zone}"
+
+
 def _lock_id(key: str) -> int:
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
 

@@ -87,12 +87,9 @@ class GroupCommit:
                 else:
                     outcomes.extend(_run_in_savepoint(tx, job) for job in jobs)
         except Exception as exc:  # BEGIN or COMMIT failed, or the lone job raised
-            for job in jobs:
-                if not job.future.done():
-                    job.future.set_exception(exc)
-            return
+            outcomes = [(False, exc)] * len(jobs)
         for job, (ok, value) in zip(jobs, outcomes, strict=True):
-            if job.future.done():
+            if job.future.done():  # cancelled meanwhile
                 continue
             if ok:
                 job.future.set_result(value)

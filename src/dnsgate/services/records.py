@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Literal, TypeVar, cast
 
 from dnsgate.backends.base import Backend, TransactionalBackend
+from dnsgate.db.engine import zone_lock_key
 from dnsgate.db.raw import Executor, Raw, Tx
 from dnsgate.domain import names
 from dnsgate.domain.errors import (
@@ -151,7 +152,7 @@ async def list_rrsets(env: Env, ctx: RequestContext, *, caller: Caller, zone: st
             touch(tx, env, ctx, caller)
             return rrsets
 
-        rrsets = await env.db.group_commit.run(read_and_touch, key=f"zone:{info.name}")
+        rrsets = await env.db.group_commit.run(read_and_touch, key=zone_lock_key(info.name))
     else:
         rrsets = await _upstream(env, ctx, caller, info, "rrset.read",
                                  backend.read(info.name, owner, wanted))
@@ -303,7 +304,7 @@ async def _apply_transactional(env: Env, ctx: RequestContext, caller: Caller,
                                changes: Sequence[Change]) -> ChangeResult:
     """Read, plan, write and audit in one transaction of the gateway's database,
     committed together with the other requests of this moment (group commit)."""
-    lock_key = f"zone:{info.name}"
+    lock_key = zone_lock_key(info.name)
 
     def work(tx: Tx) -> ChangeResult:
         result = ChangeResult()

@@ -13,7 +13,7 @@ import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from dnsgate.db.engine import Database
+from dnsgate.db.engine import Database, zone_lock_key
 
 
 class ZoneLocks:
@@ -33,7 +33,7 @@ class ZoneLocks:
     async def hold(self, db: Database, zone: str) -> AsyncIterator[None]:
         async with self._lock(zone):
             release = None if db.is_sqlite else await asyncio.to_thread(
-                db.acquire_lock, f"zone:{zone}")
+                db.acquire_lock, zone_lock_key(zone))
             try:
                 yield
             finally:
