@@ -15,6 +15,7 @@
 # BENCH_CONNS (64), BENCH_THREADS (2, wrk threads), BENCH_WARMUP (5s),
 # BENCH_ITERATIONS (20000, microbenchmark), BENCH_WORKDIR (default: a new mktemp dir;
 # kept afterwards, it holds the data, the wrk outputs, server.log and summary.json),
+# BENCH_WORKERS (`dnsgate serve --workers`, default: one per core),
 # BENCH_SERVER ("dnsgate", the default, = `dnsgate serve`; or "uvicorn" = uvicorn
 # with bench/asgi.py and BENCH_UVICORN_ARGS, e.g. "--workers 2"),
 # BENCH_DNS_PORT (a free port: the embedded DNS server of `dnsgate serve` listens on
@@ -34,6 +35,7 @@ THREADS="${BENCH_THREADS:-2}"
 WARMUP="${BENCH_WARMUP:-5s}"
 ITERATIONS="${BENCH_ITERATIONS:-20000}"
 SERVER="${BENCH_SERVER:-dnsgate}"
+WORKERS="${BENCH_WORKERS:-$(nproc)}"  # dnsgate serve --workers: one per core
 WORK="${BENCH_WORKDIR:-$(mktemp -d /tmp/dnsgate-bench.XXXXXX)}"
 PYTHON="${PYTHON:-$HERE/../.venv/bin/python}"  # the venv ./scripts/test made
 
@@ -49,13 +51,13 @@ echo "== work dir: $WORK"
 bench_meta "$("$PYTHON" -c 'import importlib.metadata as m
 print("packages:", ", ".join(f"{p} {m.version(p)}" for p in
       ("fastapi", "starlette", "uvicorn", "uvloop", "httptools", "sqlalchemy", "pydantic", "limits")))')" \
-  "wrk: -t$THREADS -c$CONNS -d$DURATION, tokens: $TOKENS, server: $SERVER ${BENCH_UVICORN_ARGS:-}"
+  "wrk: -t$THREADS -c$CONNS -d$DURATION, tokens: $TOKENS, server: $SERVER (workers: $WORKERS) ${BENCH_UVICORN_ARGS:-}"
 bench_seed "$TOKENS"
 
 echo "== starting the server ($SERVER) on $URL"
 case "$SERVER" in
   dnsgate)
-    "$PYTHON" -m dnsgate serve >"$WORK/server.log" 2>&1 &
+    "$PYTHON" -m dnsgate serve --workers "$WORKERS" >"$WORK/server.log" 2>&1 &
     ;;
   uvicorn)
     # shellcheck disable=SC2086  # BENCH_UVICORN_ARGS is a list of flags

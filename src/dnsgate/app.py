@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,15 +24,21 @@ from dnsgate.services.context import Env
 from dnsgate.services.ratelimit import RateLimiter
 from dnsgate.services.setup import ensure_builtin_backend
 from dnsgate.web import create_ui
+from dnsgate.workers import WorkerRole
 
 API_V1 = "/api/v1"
 
 
-def build_env(settings: Settings, db: Database | None = None) -> Env:
-    """The services' environment for these settings (shared by app and CLI)."""
+def build_env(settings: Settings, db: Database | None = None,
+              worker: WorkerRole | None = None) -> Env:
+    """The services' environment for these settings (shared by app and CLI).
+
+    ``worker``: this process is one of ``serve --workers``; the rate limits
+    and SQLite's write gate are then shared with the other workers."""
     if db is None and settings.database_url is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)  # the SQLite file lives here
-    database = db or Database(settings.effective_database_url)
+    database = db or Database(settings.effective_database_url,
+                              process_locks=worker.process_locks if worker else None)
     key = settings.server_key()
     return Env(
         db=database,
@@ -44,7 +51,7 @@ def build_env(settings: Settings, db: Database | None = None) -> Env:
             "mail_ip": settings.mail_ip_limit,
             "mail_account": settings.mail_account_limit,
             "register_ip": settings.register_ip_limit,
-        }, settings.rate_limit_storage),
+        }, settings.rate_limit_storage, shared_memory=worker.arrivals if worker else None),
     )
 
 
@@ -69,12 +76,14 @@ def tune_garbage_collector() -> None:
 
 
 def create_app(settings: Settings, *, env: Env | None = None, migrate_on_start: bool = True,
-               own_process: bool = False) -> FastAPI:
+               own_process: bool = False, worker: WorkerRole | None = None) -> FastAPI:
     """The whole HTTP surface. The schema is migrated and the ``builtin``
     backend ensured when the app starts (the lifespan), not at import.
 
     ``own_process``: the app is the process (``dnsgate serve``), so it may
-    tune process-wide things such as the garbage collector."""
+    tune process-wide things such as the garbage collector. ``worker``: one
+    of ``serve --workers``; only worker 0 serves DNS, the others relay their
+    zone changes to it."""
     environment = env or build_env(settings)
 
     @asynccontextmanager
@@ -84,11 +93,18 @@ def create_app(settings: Settings, *, env: Env | None = None, migrate_on_start: 
         ensure_builtin_backend(environment)
         environment.db.start_checkpointer()
         dns = None
-        if settings.dns_port:
+        if settings.dns_port and (worker is None or worker.serves_dns):
             dns = ThreadedDnsService(environment.db, ServerConfig(
                 host=settings.dns_host, port=settings.dns_port,
-                amplification=settings.dns_amplification))
+                amplification=settings.dns_amplification),
+                relay=worker.relay_receiver if worker else None)
             await dns.start()
+        elif settings.dns_port and worker is not None and worker.relay_sender is not None:
+            environment.db.on_commit(worker.relay_sender)
+        if worker is not None and worker.serves_dns:
+            worker.dns_ready.set()
+        elif worker is not None:
+            await asyncio.to_thread(worker.dns_ready.wait)
         app.state.dns = dns
         if own_process:
             tune_garbage_collector()

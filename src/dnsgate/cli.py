@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -13,6 +14,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from dnsgate import workers
 from dnsgate.config import Settings
 from dnsgate.domain.errors import DnsgateError
 from dnsgate.services import accounts, backends, realms, secondaries, setup, tokens, zones
@@ -93,10 +95,16 @@ DnsHostOpt = Annotated[str | None, typer.Option(
     "--dns-host", help="DNS listen address (DNSGATE_DNS_HOST).")]
 DnsPortOpt = Annotated[int | None, typer.Option(
     "--dns-port", help="DNS listen port, UDP and TCP; 0 disables (DNSGATE_DNS_PORT).")]
+WorkersOpt = Annotated[int | None, typer.Option(
+    "--workers", min=1, max=64,
+    help="HTTP worker processes, one per core is the rule (DNSGATE_WORKERS).")]
 
 
-def _settings(dns_host: str | None, dns_port: int | None) -> Settings:
+def _settings(dns_host: str | None, dns_port: int | None,
+              workers: int | None = None) -> Settings:
     overrides: dict[str, Any] = {}
+    if workers is not None:
+        overrides["workers"] = workers
     if dns_host is not None:
         overrides["dns_host"] = dns_host
     if dns_port is not None:
@@ -106,16 +114,16 @@ def _settings(dns_host: str | None, dns_port: int | None) -> Settings:
 
 @app.command()
 def serve(host: HostOpt = None, port: PortOpt = None, dns_host: DnsHostOpt = None,
-          dns_port: DnsPortOpt = None) -> None:
+          dns_port: DnsPortOpt = None, workers: WorkersOpt = None) -> None:
     """Serve the REST API and the DNS server (migrates the database first)."""
-    _serve(_settings(dns_host, dns_port), host, port, demo=False)
+    _serve(_settings(dns_host, dns_port, workers), host, port, demo=False)
 
 
 @app.command()
 def demo(host: HostOpt = None, port: PortOpt = None, dns_host: DnsHostOpt = None,
-         dns_port: DnsPortOpt = None) -> None:
+         dns_port: DnsPortOpt = None, workers: WorkersOpt = None) -> None:
     """The embedded default: SQLite, built-in backend, zone example.test, an admin."""
-    _serve(_settings(dns_host, dns_port), host, port, demo=True)
+    _serve(_settings(dns_host, dns_port, workers), host, port, demo=True)
 
 
 def _serve(settings: Settings, host: str | None, port: int | None, *, demo: bool) -> None:
@@ -142,13 +150,30 @@ def _serve(settings: Settings, host: str | None, port: int | None, *, demo: bool
         typer.echo(f"  REST API: {base}/api/v1   docs: {base}/api/docs")
         if settings.dns_port:
             typer.echo(f"  DNS: {settings.dns_host} port {settings.dns_port} (UDP and TCP)")
-    app_ = create_app(settings, env=env, migrate_on_start=False, own_process=True)
-    # The stdlib event loop, not uvloop: at 64 busy keep-alive clients uvloop
-    # served some connections a second late (PUT p99 ~1 s against ~80 ms) for
-    # no more throughput; see bench/README.md. No access log: dyndns-style
-    # clients put credentials in query strings.
-    uvicorn.run(app_, host=bind_host, port=bind_port, log_level=settings.log_level,
-                loop="asyncio", access_log=False, proxy_headers=False, server_header=False)
+    if settings.workers == 1:
+        app_ = create_app(settings, env=env, migrate_on_start=False, own_process=True)
+        uvicorn.run(app_, host=bind_host, port=bind_port, **_uvicorn_options(settings))
+        return
+    env.db.dispose()  # the workers open their own connections after fork
+    socks = workers.listening_sockets(bind_host, bind_port, settings.workers)
+
+    def run_worker(role: workers.WorkerRole, listening: socket.socket) -> None:
+        worker_env = build_env(settings, worker=role)
+        app_ = create_app(settings, env=worker_env, migrate_on_start=False, own_process=True,
+                          worker=role)
+        config = uvicorn.Config(app_, **_uvicorn_options(settings))
+        uvicorn.Server(config).run(sockets=[listening])
+
+    raise typer.Exit(workers.supervise(socks, settings.data_dir / "locks", run_worker))
+
+
+def _uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """The stdlib event loop, not uvloop: at 64 busy keep-alive clients uvloop
+    served some connections a second late (PUT p99 ~1 s against ~80 ms) for
+    no more throughput; see bench/README.md. No access log: dyndns-style
+    clients put credentials in query strings."""
+    return {"log_level": settings.log_level, "loop": "asyncio", "access_log": False,
+            "proxy_headers": False, "server_header": False}
 
 
 @db_app.command("upgrade")

@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(default=None, repr=False)
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    # HTTP worker processes (``serve --workers``): one per core is the rule
+    workers: int = Field(default=1, ge=1, le=64)
     dns_host: str = "127.0.0.1"
     dns_port: int = 5353  # 0: no embedded DNS server
     dns_amplification: int = 4  # UDP answer <= this x query size (0: no cap)

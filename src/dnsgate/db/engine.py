@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from dnsgate.db.group_commit import GroupCommit
+from dnsgate.db.process_locks import ProcessLocks
 from dnsgate.db.raw import Executor, Raw, Tx, dialect
 
 _IMMEDIATE = "dnsgate_immediate"
@@ -38,9 +39,15 @@ def _lock_id(key: str) -> int:
 class Database:
     """One engine and the two ways to use it: ``read()`` and ``write()``."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False,
+                 process_locks: ProcessLocks | None = None) -> None:
+        """``process_locks``: set when several processes of this node write
+        (``serve --workers``): their hot write transactions take turns, so
+        commits and their hooks (the DNS relay) come in one order; on SQLite
+        they also stand in for PostgreSQL's advisory locks."""
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        self._process_locks = process_locks
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
@@ -101,26 +108,35 @@ class Database:
         read on SQLite runs its statements in autocommit: each is atomic, and
         the hot reads are one statement.
         """
-        pooled = self.engine.raw_connection()
-        driver: Any = pooled.driver_connection
-        tx = Tx(driver, dialect(is_sqlite=self.is_sqlite))
+        gate = self._process_locks if write else None
+        if gate is not None:
+            gate.enter_write()
         try:
-            if self.is_sqlite and write:
-                driver.execute("BEGIN IMMEDIATE")
-            yield tx
-            if not self.is_sqlite:
-                driver.commit()
-            elif write:
-                driver.execute("COMMIT")
-        except BaseException:
-            if not self.is_sqlite or driver.in_transaction:
-                driver.rollback()
-            raise
+            pooled = self.engine.raw_connection()
+            driver: Any = pooled.driver_connection
+            tx = Tx(driver, dialect(is_sqlite=self.is_sqlite))
+            try:
+                if self.is_sqlite and write:
+                    driver.execute("BEGIN IMMEDIATE")
+                yield tx
+                if not self.is_sqlite:
+                    driver.commit()
+                elif write:
+                    driver.execute("COMMIT")
+            except BaseException:
+                if not self.is_sqlite or driver.in_transaction:
+                    driver.rollback()
+                raise
+            finally:
+                pooled.close()
+            # Inside the gate: the next worker's commit comes after what these
+            # hooks hand on (the DNS relay delivers changes in serial order).
+            if tx.info and write:
+                for hook in self._commit_hooks:
+                    hook(tx.info)
         finally:
-            pooled.close()
-        if tx.info and write:
-            for hook in self._commit_hooks:
-                hook(tx.info)
+            if gate is not None:
+                gate.leave_write()
 
     def lock(self, session: Executor, key: str) -> None:
         """Serialize writers of one resource (e.g. ``zone:example.test``) until commit.
@@ -140,10 +156,12 @@ class Database:
 
         On PostgreSQL this is a session-level advisory lock on a connection held
         until release (blocking: call it from a worker thread). SQLite serves one
-        node, whose in-process lock is enough: None.
+        node: with several worker processes a file lock, with one process its
+        in-process lock is enough (None).
         """
         if self.is_sqlite:
-            return None
+            return self._process_locks.acquire(key) if self._process_locks else None
+        # PostgreSQL: an advisory lock, seen by every node's every worker
         conn = self.engine.connect()
         try:
             conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _lock_id(key)})
@@ -159,6 +177,11 @@ class Database:
             finally:
                 conn.close()
         return release
+
+    @property
+    def locks_across_processes(self) -> bool:
+        """Whether ``acquire_lock`` takes a lock other processes see."""
+        return not self.is_sqlite or self._process_locks is not None
 
     def ping(self) -> bool:
         try:

@@ -24,6 +24,7 @@ import dns.tsigkeyring
 
 from dnsgate.backends.builtin import ZONE_CHANGES
 from dnsgate.db.engine import Database
+from dnsgate.dnsserver.relay import RelayReceiver
 from dnsgate.dnsserver.server import DnsServer, ServerConfig
 from dnsgate.dnsserver.store import ZoneStore
 from dnsgate.dnsserver.transfer import TransferPolicy
@@ -40,9 +41,12 @@ NOTIFY_TIMEOUT = 1.0
 class DnsService:
     """Everything the embedded DNS server needs, with one start and one stop."""
 
-    def __init__(self, db: Database, config: ServerConfig) -> None:
+    def __init__(self, db: Database, config: ServerConfig,
+                 relay: RelayReceiver | None = None) -> None:
+        """``relay``: the other workers' changes, with ``serve --workers``."""
         self.db = db
         self.store = ZoneStore(db)
+        self.relay = relay
         self.settings: dict[str, TransferSettings] = {}
         self.server = DnsServer(self.store, config, policy=self._policy)
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -55,11 +59,15 @@ class DnsService:
         self.store.load_all()
         self._load_settings()
         self.db.on_commit(self._committed)
+        if self.relay is not None:
+            self.relay.deliver = self._take_in
+            self.store.relay = self.relay
         await self.server.start()
         self._poller = asyncio.create_task(self._poll_forever())
 
     async def stop(self) -> None:
         self.db.remove_commit_hook(self._committed)
+        self.store.relay = None
         if self._poller is not None:
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -78,7 +86,13 @@ class DnsService:
     def _committed(self, info: dict[str, Any]) -> None:
         """After a commit in this process (any thread): the zone changes go into
         the views before the API answers, and so do changed transfer settings
-        (the next change's NOTIFY goes by them)."""
+        (the next change's NOTIFY goes by them). Other workers' changes counted
+        by now are older (their commits came first): they go in before."""
+        if self.relay is not None and self.relay.behind():
+            self.relay.catch_up()
+        self._take_in(info)
+
+    def _take_in(self, info: dict[str, Any]) -> None:
         if info.get(SETTINGS_CHANGED):
             self._load_settings()
         self.store.apply(info.get(ZONE_CHANGES, ()))
@@ -173,8 +187,13 @@ class ThreadedDnsService:
     the HTTP side stays on the stdlib loop (see bench/README.md).
     """
 
-    def __init__(self, db: Database, config: ServerConfig) -> None:
-        self.service = DnsService(db, config)
+    def __init__(self, db: Database, config: ServerConfig,
+                 relay: RelayReceiver | None = None) -> None:
+        """``relay``: other workers' changes (``serve --workers``). The loop that
+        starts the service reads them as they come (the API's loop: a reload
+        on the DNS thread must not stop them), the DNS thread before answering."""
+        self.service = DnsService(db, config, relay)
+        self.relay = relay
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
@@ -200,16 +219,30 @@ class ThreadedDnsService:
         self._thread = threading.Thread(target=run, name="dnsgate-dns", daemon=True)
         self._thread.start()
         await asyncio.wrap_future(started)
+        if self.relay is not None:
+            _read_as_they_come(self.relay, asyncio.get_running_loop())
 
     async def stop(self) -> None:
         if self._loop is None or self._thread is None:
             return
+        if self.relay is not None:
+            for sock in self.relay.socks:
+                asyncio.get_running_loop().remove_reader(sock)
         stopped = asyncio.run_coroutine_threadsafe(self.service.stop(), self._loop)
         await asyncio.wrap_future(stopped)
         self._loop.call_soon_threadsafe(self._loop.stop)
         await asyncio.to_thread(self._thread.join, 10)
         self._loop.close()
         self._loop = None
+
+
+def _read_as_they_come(relay: RelayReceiver, loop: asyncio.AbstractEventLoop) -> None:
+    def readable(index: int) -> None:
+        if not relay.take_ready(index):  # that worker has gone
+            loop.remove_reader(relay.socks[index])
+
+    for index, sock in enumerate(relay.socks):
+        loop.add_reader(sock, readable, index)
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:

@@ -7,7 +7,9 @@ Changes reach it two ways:
   committing thread, ``apply()`` stages each changed RRset in the zone's view
   before the API call returns (a dict entry; the records are built before the
   next answer, see ``ZoneView.stage``), not a reload of the zone;
-* from other processes (another worker, the CLI): ``poll()`` compares the
+* from the other workers of ``serve --workers``: through the relay
+  (``relay.py``), read before the next answer and applied the same way;
+* from other processes (the CLI, another node): ``poll()`` compares the
   serials in the database with the views' and reloads a zone that moved.
 
 Threads: committing threads stage changes and the DNS server's thread answers,
@@ -35,6 +37,7 @@ from sqlalchemy import select
 from dnsgate.backends.builtin import BuiltinBackend, ZoneChange
 from dnsgate.db.engine import Database
 from dnsgate.db.models import BuiltinZone
+from dnsgate.dnsserver.relay import RelayReceiver
 from dnsgate.dnsserver.zoneview import Name, ZoneView, build
 
 Listener = Callable[[str], None]
@@ -69,6 +72,8 @@ class ZoneStore:
         self.loop: asyncio.AbstractEventLoop | None = None  # set while serving
         self._listeners: list[Listener] = []
         self._backend = BuiltinBackend(db)
+        # Other workers' changes (``serve --workers``), read before each answer.
+        self.relay: RelayReceiver | None = None
 
     @property
     def views(self) -> dict[Name, ZoneView]:
@@ -87,8 +92,12 @@ class ZoneStore:
             yield self._views
 
     def sync(self) -> None:
-        """Run the reloads committed changes asked for (on the DNS server's
-        thread, before answering: a new zone is answered at once)."""
+        """Take in what other workers committed, and run the reloads committed
+        changes asked for (on the DNS server's thread, before answering: a new
+        zone is answered at once)."""
+        relay = self.relay
+        if relay is not None and relay.behind():
+            relay.catch_up()
         while self._reloads:
             with self.lock:
                 zone = next(iter(self._reloads))

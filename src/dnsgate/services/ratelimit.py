@@ -1,16 +1,24 @@
 """Rate limits: named limits such as ``token_write`` -> ``120/minute``, keyed per caller.
 
-On one node the limits are kept in process with GCRA (one float per key, no
+On one node the limits are kept in memory with GCRA (one float per key, no
 background thread: the ``limits`` library's memory storage runs an expiry
-timer that costs milliseconds per request at 100k keys). With a
+timer that costs milliseconds per request at 100k keys). The worker processes
+of ``serve --workers`` share that memory (``SharedArrivals``), so a client
+gets its limit once, whichever worker its connection lands on. With a
 ``redis://`` storage the ``limits`` library shares them between nodes.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import math
+import mmap
+import multiprocessing
+import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Protocol
 
 from limits import RateLimitItem, parse_many
 from limits.storage import storage_from_string
@@ -21,42 +29,126 @@ from dnsgate.domain.errors import RateLimited
 MAX_KEYS = 200_000
 
 
+class Arrivals(Protocol):
+    """Theoretical arrival time per key (GCRA's one number)."""
+
+    def get(self, key: str) -> float | None: ...
+    def put(self, key: str, tat: float, now: float) -> None: ...
+
+
+class LocalArrivals:
+    """In this process's memory; idle keys are dropped once there are MAX_KEYS."""
+
+    def __init__(self) -> None:
+        self._tat: dict[str, float] = {}
+
+    def get(self, key: str) -> float | None:
+        return self._tat.get(key)
+
+    def put(self, key: str, tat: float, now: float) -> None:
+        if len(self._tat) >= MAX_KEYS and key not in self._tat:
+            self._tat = {k: t for k, t in self._tat.items() if t > now}
+        self._tat[key] = tat
+
+
+_SLOT = struct.Struct("=Qd")  # key digest (0: free), theoretical arrival time
+_PROBES = 16
+
+
+class SharedArrivals:
+    """Arrival times in a shared anonymous mapping, for processes forked after
+    it was made (one node's workers).
+
+    An open-addressing table of (8-byte key digest, time) slots. A slot whose
+    time has passed is free again (its key would start afresh anyway); when
+    all probed slots are live the one due soonest is reused, so a table full
+    of live keys forgets the key that was closest to being allowed again.
+    Time is ``time.monotonic()``, one clock for every process of the machine.
+    """
+
+    def __init__(self, slots: int = 1 << 18) -> None:
+        self._slots = slots
+        self._map = mmap.mmap(-1, slots * _SLOT.size)  # MAP_SHARED: seen by children
+        self._lock = multiprocessing.get_context("fork").Lock()
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """One check-and-take at a time across the processes."""
+        with self._lock:
+            yield
+
+    @staticmethod
+    def _digest(key: str) -> int:
+        digest = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little")
+        return digest or 1
+
+    def _find(self, digest: int, now: float) -> tuple[int, bool]:
+        """(slot offset, whether it holds ``digest``): its slot, else the one to take."""
+        start = digest % self._slots
+        spare, spare_tat = -1, math.inf  # a free slot counts as due at -inf
+        for probe in range(_PROBES):
+            offset = ((start + probe) % self._slots) * _SLOT.size
+            held, tat = _SLOT.unpack_from(self._map, offset)
+            if held == digest:
+                return offset, True
+            due = -math.inf if held == 0 or tat <= now else tat
+            if due < spare_tat:
+                spare, spare_tat = offset, due
+        return spare, False
+
+    def get(self, key: str) -> float | None:
+        digest = self._digest(key)
+        offset, found = self._find(digest, -math.inf)
+        return _SLOT.unpack_from(self._map, offset)[1] if found else None
+
+    def put(self, key: str, tat: float, now: float) -> None:
+        digest = self._digest(key)
+        offset, _ = self._find(digest, now)
+        _SLOT.pack_into(self._map, offset, digest, tat)
+
+
 class _Gcra:
     """Generic cell rate algorithm for one limit: ``hits`` per ``period`` seconds."""
 
-    def __init__(self, item: RateLimitItem) -> None:
+    def __init__(self, item: RateLimitItem, arrivals: Arrivals, prefix: str) -> None:
         self.interval = item.get_expiry() / item.amount  # seconds per hit
         self.burst = item.get_expiry()  # a full window may be spent at once
-        self.tat: dict[str, float] = {}  # theoretical arrival time per key
+        self.arrivals = arrivals
+        self.prefix = prefix  # one table may hold several limits' keys
 
     def wait(self, key: str, now: float) -> float:
         """Seconds until a hit would be allowed (0: now)."""
-        tat = max(self.tat.get(key, now), now)
+        tat = self._tat(key, now)
         over = tat - now - (self.burst - self.interval)
         return over if over > 1e-9 else 0.0  # tolerate float error in interval sums
 
     def take(self, key: str, now: float) -> None:
         """Count a hit that every limit allowed."""
-        if len(self.tat) >= MAX_KEYS:
-            self._forget_idle(now)
-        self.tat[key] = max(self.tat.get(key, now), now) + self.interval
+        self.arrivals.put(self.prefix + key, self._tat(key, now) + self.interval, now)
 
-    def _forget_idle(self, now: float) -> None:
-        self.tat = {k: t for k, t in self.tat.items() if t > now}
+    def _tat(self, key: str, now: float) -> float:
+        tat = self.arrivals.get(self.prefix + key)
+        return now if tat is None or tat < now else tat
 
 
 class RateLimiter:
     """Counts events per (limit name, key) and refuses past the limit."""
 
     def __init__(self, limits: dict[str, str], storage_uri: str = "memory://",
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 shared_memory: SharedArrivals | None = None) -> None:
+        """``shared_memory``: the table of ``serve --workers`` (memory storage only)."""
         parsed = {name: parse_many(spec) for name, spec in limits.items() if spec}
         self._shared: MovingWindowRateLimiter | None = None
         self._items = parsed
         self._clock = clock
+        self._serialize: Callable[[], contextlib.AbstractContextManager[None]] = (
+            shared_memory.locked if shared_memory is not None else contextlib.nullcontext)
         if storage_uri.startswith("memory"):
-            self._local = {name: [_Gcra(item) for item in items]
-                           for name, items in parsed.items()}
+            self._local = {
+                name: [_Gcra(item, shared_memory or LocalArrivals(), f"{name}#{index}|")
+                       for index, item in enumerate(items)]
+                for name, items in parsed.items()}
         else:
             self._local = {}
             self._shared = MovingWindowRateLimiter(storage_from_string(storage_uri))
@@ -65,12 +157,14 @@ class RateLimiter:
         """Count one event; raise RateLimited once any limit of ``name`` is spent."""
         if self._shared is None:
             cells = self._local.get(name, ())
-            now = self._clock()
-            wait = max((cell.wait(key, now) for cell in cells), default=0.0)
-            if wait:
-                raise RateLimited("rate limit exceeded", retry_after=max(1, math.ceil(wait)))
-            for cell in cells:
-                cell.take(key, now)
+            with self._serialize():
+                now = self._clock()
+                wait = max((cell.wait(key, now) for cell in cells), default=0.0)
+                if wait:
+                    raise RateLimited("rate limit exceeded",
+                                      retry_after=max(1, math.ceil(wait)))
+                for cell in cells:
+                    cell.take(key, now)
             return
         for item in self._items.get(name, ()):
             if not self._shared.hit(item, name, key):

@@ -3,7 +3,8 @@
 A provider change is a read-modify-write over the network (read the current
 RRsets, decide create vs update, send the diff): two writers interleaving
 would lose an update. An asyncio lock per zone serializes them within a
-process; on PostgreSQL an advisory lock also serializes them across nodes.
+process; on PostgreSQL an advisory lock also serializes them across nodes,
+and a file lock across the worker processes of one SQLite node.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ class ZoneLocks:
     @asynccontextmanager
     async def hold(self, db: Database, zone: str) -> AsyncIterator[None]:
         async with self._lock(zone):
-            release = None if db.is_sqlite else await asyncio.to_thread(
-                db.acquire_lock, zone_lock_key(zone))
+            release = await asyncio.to_thread(
+                db.acquire_lock, zone_lock_key(zone)) if db.locks_across_processes else None
             try:
                 yield
             finally:

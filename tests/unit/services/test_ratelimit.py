@@ -1,11 +1,13 @@
-"""services.ratelimit: the in-process GCRA limiter."""
+"""services.ratelimit: the GCRA limiter, in process and shared by forked workers."""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 
 from dnsgate.domain.errors import RateLimited
-from dnsgate.services.ratelimit import RateLimiter
+from dnsgate.services.ratelimit import RateLimiter, SharedArrivals
 
 
 class Clock:
@@ -65,3 +67,40 @@ def test_every_limit_of_a_name_applies():
     assert hits(limiter, "w", "a", 10) == 5
     clock.now += 1
     assert hits(limiter, "w", "a", 10) == 1  # the minute limit has one left
+
+
+# --- shared by the workers of one node (serve --workers) ---------------------
+
+def test_the_shared_table_behaves_like_the_local_one():
+    clock = Clock()
+    limiter = RateLimiter({"w": "3/minute"}, clock=clock, shared_memory=SharedArrivals(1024))
+    assert hits(limiter, "w", "a", 10) == 3
+    assert hits(limiter, "w", "b", 10) == 3  # keys apart
+    clock.now += 20.1
+    assert hits(limiter, "w", "a", 5) == 1
+
+
+def test_a_forked_worker_spends_the_same_limit():
+    table = SharedArrivals(1024)
+    limiter = RateLimiter({"w": "3/minute"}, shared_memory=table)
+    pid = os.fork()
+    if pid == 0:  # the other worker: takes two of the three
+        code = 0 if hits(limiter, "w", "token-1", 2) == 2 else 1
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert hits(limiter, "w", "token-1", 5) == 1
+    assert hits(limiter, "w", "token-2", 5) == 3
+
+
+def test_a_full_table_forgets_the_key_due_soonest():
+    clock = Clock()
+    table = SharedArrivals(16)  # one probe run covers it all
+    limiter = RateLimiter({"w": "1/minute"}, clock=clock, shared_memory=table)
+    for index in range(16):
+        clock.now += 1
+        assert hits(limiter, "w", f"k{index}", 1) == 1
+    clock.now += 1
+    assert hits(limiter, "w", "newcomer", 1) == 1  # took k0's slot, the one due first
+    assert hits(limiter, "w", "k0", 1) == 1
+    assert hits(limiter, "w", "k15", 1) == 0  # the newest are still held
