@@ -7,6 +7,7 @@ import mmap
 import os
 import socket
 import time
+from collections.abc import Callable
 
 from dnsgate.backends.builtin import ZONE_CHANGES, ZoneChange
 from dnsgate.db.process_locks import ProcessLocks
@@ -82,33 +83,46 @@ def test_the_dns_worker_reads_what_was_counted_before_answering():
     ours.close()
 
 
-def test_a_key_lock_excludes_another_process(tmp_path):
-    locks = ProcessLocks(tmp_path / "locks")
-    release = locks.acquire("zone:example.test")
-    started = time.monotonic()
+def _waited_in_child(hold: Callable[[], Callable[[], None]],
+                     wait: Callable[[], None]) -> bool:
+    """Whether a forked process's ``wait()`` lasted until we let go of ``hold()``.
+
+    The child forks before the parent locks: a lock taken before fork would be
+    the child's too (flock belongs to the open file, which fork shares)."""
+    ready_r, ready_w = os.pipe()
     pid = os.fork()
-    if pid == 0:  # waits for the parent's hold, then reports how long it waited
-        ProcessLocks(tmp_path / "locks").acquire("zone:example.test")()
+    if pid == 0:
+        os.read(ready_r, 1)  # the parent holds it now
+        started = time.monotonic()
+        wait()
         os._exit(0 if time.monotonic() - started >= 0.3 else 1)
+    release = hold()
+    os.write(ready_w, b"x")
     time.sleep(0.4)
     release()
     _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+    os.close(ready_r)
+    os.close(ready_w)
+    return os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_key_lock_excludes_another_process(tmp_path):
+    locks = ProcessLocks(tmp_path / "locks")
+    assert _waited_in_child(lambda: locks.acquire("zone:example.test"),
+                            lambda: locks.acquire("zone:example.test")())
     other = locks.acquire("zone:other.test")  # other keys are not held
     other()
 
 
 def test_the_write_gate_excludes_another_process(tmp_path):
-    gate = ProcessLocks(tmp_path / "locks")
-    gate.enter_write()
-    started = time.monotonic()
-    pid = os.fork()
-    if pid == 0:
-        child_gate = ProcessLocks(tmp_path / "locks")
-        child_gate.enter_write()
-        child_gate.leave_write()
-        os._exit(0 if time.monotonic() - started >= 0.3 else 1)
-    time.sleep(0.4)
-    gate.leave_write()
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+    def hold() -> Callable[[], None]:
+        gate = ProcessLocks(tmp_path / "locks")
+        gate.enter_write()
+        return gate.leave_write
+
+    def wait() -> None:
+        gate = ProcessLocks(tmp_path / "locks")
+        gate.enter_write()
+        gate.leave_write()
+
+    assert _waited_in_child(hold, wait)
