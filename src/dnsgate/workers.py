@@ -32,7 +32,7 @@ import signal
 import socket
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 from typing import Any
@@ -58,7 +58,7 @@ class WorkerRole:
     # zone takes seconds).
     dns_ready: EventType
     relay_receiver: RelayReceiver | None = None  # worker 0: serves DNS
-    relay_sender: RelaySender | None = field(default=None)  # the others
+    relay_sender: RelaySender | None = None  # the others
 
     @property
     def serves_dns(self) -> bool:

@@ -193,7 +193,6 @@ class ThreadedDnsService:
         starts the service reads them as they come (the API's loop: a reload
         on the DNS thread must not stop them), the DNS thread before answering."""
         self.service = DnsService(db, config, relay)
-        self.relay = relay
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
@@ -219,14 +218,14 @@ class ThreadedDnsService:
         self._thread = threading.Thread(target=run, name="dnsgate-dns", daemon=True)
         self._thread.start()
         await asyncio.wrap_future(started)
-        if self.relay is not None:
-            _read_as_they_come(self.relay, asyncio.get_running_loop())
+        if self.service.relay is not None:
+            _read_as_they_come(self.service.relay, asyncio.get_running_loop())
 
     async def stop(self) -> None:
         if self._loop is None or self._thread is None:
             return
-        if self.relay is not None:
-            for sock in self.relay.socks:
+        if self.service.relay is not None:
+            for sock in self.service.relay.socks:
                 asyncio.get_running_loop().remove_reader(sock)
         stopped = asyncio.run_coroutine_threadsafe(self.service.stop(), self._loop)
         await asyncio.wrap_future(stopped)

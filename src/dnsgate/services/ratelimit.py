@@ -17,8 +17,8 @@ import mmap
 import multiprocessing
 import struct
 import time
-from collections.abc import Callable, Iterator
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from limits import RateLimitItem, parse_many
 from limits.storage import storage_from_string
@@ -69,13 +69,8 @@ class SharedArrivals:
     def __init__(self, slots: int = 1 << 18) -> None:
         self._slots = slots
         self._map = mmap.mmap(-1, slots * _SLOT.size)  # MAP_SHARED: seen by children
-        self._lock = multiprocessing.get_context("fork").Lock()
-
-    @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
-        """One check-and-take at a time across the processes."""
-        with self._lock:
-            yield
+        #: One check-and-take at a time across the processes.
+        self.lock = multiprocessing.get_context("fork").Lock()
 
     @staticmethod
     def _digest(key: str) -> int:
@@ -114,21 +109,21 @@ class _Gcra:
         self.interval = item.get_expiry() / item.amount  # seconds per hit
         self.burst = item.get_expiry()  # a full window may be spent at once
         self.arrivals = arrivals
-        self.prefix = prefix  # one table may hold several limits' keys
+        self.prefix = prefix  # a table shared by several limits tells their keys apart
 
-    def wait(self, key: str, now: float) -> float:
+    def arrival(self, key: str, now: float) -> float:
+        """The key's theoretical arrival time, ``now`` if it has none pending."""
+        tat = self.arrivals.get(self.prefix + key)
+        return now if tat is None or tat < now else tat
+
+    def wait(self, tat: float, now: float) -> float:
         """Seconds until a hit would be allowed (0: now)."""
-        tat = self._tat(key, now)
         over = tat - now - (self.burst - self.interval)
         return over if over > 1e-9 else 0.0  # tolerate float error in interval sums
 
-    def take(self, key: str, now: float) -> None:
+    def take(self, key: str, tat: float, now: float) -> None:
         """Count a hit that every limit allowed."""
-        self.arrivals.put(self.prefix + key, self._tat(key, now) + self.interval, now)
-
-    def _tat(self, key: str, now: float) -> float:
-        tat = self.arrivals.get(self.prefix + key)
-        return now if tat is None or tat < now else tat
+        self.arrivals.put(self.prefix + key, tat + self.interval, now)
 
 
 class RateLimiter:
@@ -142,11 +137,12 @@ class RateLimiter:
         self._shared: MovingWindowRateLimiter | None = None
         self._items = parsed
         self._clock = clock
-        self._serialize: Callable[[], contextlib.AbstractContextManager[None]] = (
-            shared_memory.locked if shared_memory is not None else contextlib.nullcontext)
+        self._guard: contextlib.AbstractContextManager[Any] = (
+            shared_memory.lock if shared_memory is not None else contextlib.nullcontext())
         if storage_uri.startswith("memory"):
             self._local = {
-                name: [_Gcra(item, shared_memory or LocalArrivals(), f"{name}#{index}|")
+                name: [_Gcra(item, shared_memory, f"{name}#{index}|") if shared_memory
+                       else _Gcra(item, LocalArrivals(), "")
                        for index, item in enumerate(items)]
                 for name, items in parsed.items()}
         else:
@@ -157,14 +153,16 @@ class RateLimiter:
         """Count one event; raise RateLimited once any limit of ``name`` is spent."""
         if self._shared is None:
             cells = self._local.get(name, ())
-            with self._serialize():
+            with self._guard:
                 now = self._clock()
-                wait = max((cell.wait(key, now) for cell in cells), default=0.0)
+                arrivals = [cell.arrival(key, now) for cell in cells]
+                wait = max((cell.wait(tat, now) for cell, tat in zip(cells, arrivals, strict=True)),
+                           default=0.0)
                 if wait:
                     raise RateLimited("rate limit exceeded",
                                       retry_after=max(1, math.ceil(wait)))
-                for cell in cells:
-                    cell.take(key, now)
+                for cell, tat in zip(cells, arrivals, strict=True):
+                    cell.take(key, tat, now)
             return
         for item in self._items.get(name, ()):
             if not self._shared.hit(item, name, key):
