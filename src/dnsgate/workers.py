@@ -14,7 +14,9 @@ What the workers share, and why:
   read-modify-write of a zone excludes the other workers' like PostgreSQL's
   advisory locks do across nodes;
 * the DNS relay (``dnsserver/relay.py``): worker 0 serves DNS, the others send
-  it their committed zone changes, answered before their API calls return.
+  it their committed zone changes, answered before their API calls return;
+* the open connections' counts (``balancer.py``): a worker holding more than
+  another passes a new connection on, so keep-alive clients split evenly.
 
 Any worker that exits on its own takes the others down with it, and the
 supervisor exits with its status: a half-running node is worse than a
@@ -37,6 +39,7 @@ from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 from typing import Any
 
+from dnsgate.balancer import ConnectionBalancer, WorkerBalance
 from dnsgate.db.process_locks import ProcessLocks
 from dnsgate.dnsserver.relay import Relay, RelayReceiver, RelaySender
 from dnsgate.services.ratelimit import SharedArrivals
@@ -57,6 +60,7 @@ class WorkerRole:
     # or their first changes would find no zone view to go into (loading a big
     # zone takes seconds).
     dns_ready: EventType
+    balance: WorkerBalance | None = None  # set in the child
     relay_receiver: RelayReceiver | None = None  # worker 0: serves DNS
     relay_sender: RelaySender | None = None  # the others
 
@@ -105,6 +109,7 @@ def supervise(socks: list[socket.socket], lock_dir: Path,
     count = len(socks)
     arrivals = SharedArrivals()
     relay = Relay(count)
+    balancer = ConnectionBalancer(count)
     dns_ready = multiprocessing.get_context("fork").Event()
     children: dict[int, int] = {}
     stopping = False
@@ -124,9 +129,10 @@ def supervise(socks: list[socket.socket], lock_dir: Path,
             for other in socks[:index] + socks[index + 1:]:
                 other.close()
             _run_child(WorkerRole(index, arrivals, ProcessLocks(lock_dir), dns_ready),
-                       relay, socks[index], run_worker)
+                       relay, balancer, socks[index], run_worker)
         children[pid] = index
     relay.close()
+    balancer.close()
     for sock in socks:
         sock.close()
     log.info("dnsgate: %d workers (pids %s)", count, ", ".join(map(str, children)))
@@ -145,13 +151,15 @@ def supervise(socks: list[socket.socket], lock_dir: Path,
     return status
 
 
-def _run_child(role: WorkerRole, relay: Relay, sock: socket.socket,
-               run_worker: Callable[[WorkerRole, socket.socket], None]) -> None:  # pragma: no cover
+def _run_child(role: WorkerRole, relay: Relay, balancer: ConnectionBalancer,  # pragma: no cover
+               sock: socket.socket,
+               run_worker: Callable[[WorkerRole, socket.socket], None]) -> None:
     code = 1
     try:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         _die_with_parent()
+        role.balance = balancer.worker(role.index)
         if role.serves_dns:
             role.relay_receiver = relay.receiver()
         else:

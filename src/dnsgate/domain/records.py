@@ -7,6 +7,7 @@ prints it, with absolute domain names (trailing dot) inside the rdata.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
@@ -16,6 +17,8 @@ import dns.name
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
+import dns.rdtypes.IN.A
+import dns.rdtypes.IN.AAAA
 import dns.tokenizer
 
 from dnsgate.domain.errors import InvalidRecord
@@ -32,6 +35,12 @@ _EMBEDS_NAMES: Final = frozenset({
     dns.rdatatype.PTR, dns.rdatatype.SRV})
 MAX_TTL: Final = 2_147_483_647
 _TXT_CHUNK: Final = 255
+# An address with nothing else in it is one token to dnspython's parser, which
+# would hand it to the same constructor (it validates): skip the tokenizer.
+_BARE_ADDRESS: Final = {
+    "A": (re.compile(r"[0-9.]+"), dns.rdtypes.IN.A.A, dns.rdatatype.A),
+    "AAAA": (re.compile(r"[0-9A-Fa-f:.]+"), dns.rdtypes.IN.AAAA.AAAA, dns.rdatatype.AAAA),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +125,12 @@ def parse_rdata(rtype: str, text: str) -> dns.rdata.Rdata:
     """One record, parsed and in canonical form, or InvalidRecord."""
     if not isinstance(text, str):
         raise InvalidRecord("each record must be a string")
+    bare = _BARE_ADDRESS.get(rtype)
+    if bare is not None and bare[0].fullmatch(text):
+        try:
+            return bare[1](dns.rdataclass.IN, bare[2], text)  # type: ignore[no-untyped-call]
+        except (dns.exception.DNSException, ValueError) as exc:
+            raise InvalidRecord(f"invalid {rtype} record {text!r}: {exc}") from exc
     if rtype == "TXT":
         text = _txt_presentation(text)
     try:

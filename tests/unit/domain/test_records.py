@@ -24,6 +24,7 @@ from dnsgate.domain.records import (
     check_cname_exclusive,
     check_ttl,
     normalize_type,
+    parse_rdata,
 )
 
 # The issue asks 10,000 examples for names and decide(); these properties are
@@ -363,3 +364,27 @@ def test_check_ttl_is_capped_by_the_protocol() -> None:
     assert check_ttl(MAX_TTL, minimum=0, maximum=2**40) == MAX_TTL
     with pytest.raises(InvalidRecord):
         check_ttl(MAX_TTL + 1, minimum=0, maximum=2**40)
+
+
+def _through_the_tokenizer(rtype: str, text: str) -> str:
+    """What dnspython's general parser makes of ``text``, or the error's message."""
+    try:
+        return str(dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.from_text(rtype), text)
+                   .to_text())
+    except Exception as exc:
+        return f"error: {exc}"
+
+
+@MANY
+@given(rtype=st.sampled_from(["A", "AAAA"]),
+       text=st.one_of(st.ip_addresses().map(str),
+                      st.text(alphabet="0123456789abcdefABCDEF.:", min_size=1, max_size=45)))
+def test_a_bare_address_parses_as_the_tokenizer_would(rtype, text):
+    expected = _through_the_tokenizer(rtype, text)
+    try:
+        got = parse_rdata(rtype, text).to_text()
+    except InvalidRecord as exc:
+        assert expected.startswith("error: ")
+        assert str(exc) == f"invalid {rtype} record {text!r}: {expected[len('error: '):]}"
+    else:
+        assert got == expected
