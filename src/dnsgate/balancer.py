@@ -9,8 +9,10 @@ reverse proxy's handful of upstream connections fares worse still.
 So each worker counts its open connections in shared memory, and one that is
 handed a connection while it holds more than another worker passes the
 socket on (SCM_RIGHTS over a Unix socket made before the fork) to the one
-with the fewest, before a byte of it is read. The counts never differ by
-more than one; the kernel's pick stands whenever it keeps them so.
+with the fewest, before a byte of it is read. A burst of new connections
+leaves the counts at most one apart, and when one worker's clients leave,
+the next connections go to it; the kernel's pick stands whenever it is as
+good as any.
 """
 
 from __future__ import annotations
