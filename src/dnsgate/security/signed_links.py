@@ -11,10 +11,11 @@ stored; checks are constant-time.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import datetime
+
+from dnsgate.security import signing
 
 VERIFY_EMAIL = "verify-email"
 RESET_PASSWORD = "reset-password"  # noqa: S105 - a purpose, not a secret
@@ -30,8 +31,7 @@ class LinkClaim:
 
 
 def _mac(key: bytes, purpose: str, account_id: int, expires: int, binding: str) -> str:
-    message = f"link|{purpose}|{account_id}|{expires}|{binding}".encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
+    return signing.mac(key, "link", f"{purpose}|{account_id}|{expires}|{binding}")
 
 
 def sign(key: bytes, purpose: str, *, account_id: int, expires_at: datetime,
@@ -69,4 +69,4 @@ def check(key: bytes, purpose: str, token: str, *, binding: str, now: datetime) 
 
 def fingerprint(key: bytes, value: str | None) -> str:
     """A binding derived from a secret (a password hash) without revealing it."""
-    return hmac.new(key, f"bind|{value or ''}".encode(), hashlib.sha256).hexdigest()[:32]
+    return signing.mac(key, "bind", value or "")[:32]

@@ -10,8 +10,7 @@ it as the ``csrf_token`` field, htmx as the ``X-CSRF-Token`` header.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+from dnsgate.security import signing
 
 FIELD = "csrf_token"
 HEADER = "x-csrf-token"
@@ -19,11 +18,11 @@ HEADER = "x-csrf-token"
 
 def token_for(key: bytes, binding: str) -> str:
     """The token of one session (or pre-session)."""
-    return hmac.new(key, f"csrf|{binding}".encode(), hashlib.sha256).hexdigest()
+    return signing.mac(key, "csrf", binding)
 
 
 def valid(key: bytes, binding: str | None, presented: str) -> bool:
     """Constant-time check; no binding (no cookie at all) never passes."""
     if not binding or not presented:
         return False
-    return hmac.compare_digest(token_for(key, binding), presented)
+    return signing.verify(key, "csrf", binding, presented)

@@ -2,7 +2,7 @@
 
 No session exists yet: the browser holds a short-lived cookie naming the
 account, the expiry and where to go next, with an HMAC under the server key
-(its own label, so no other signed value of dnsgate can stand in for it).
+(its own purpose, so no other signed value of dnsgate can stand in for it).
 It lets the holder *try* a code for that account -- throttled -- and
 nothing else; the session is started only once the code is right.
 """
@@ -10,14 +10,13 @@ nothing else; the session is started only once the code is right.
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 from dataclasses import dataclass
 from datetime import timedelta
 
 from fastapi import Request
 from fastapi.responses import Response
 
+from dnsgate.security import signing
 from dnsgate.services import audit
 from dnsgate.services.context import Caller
 from dnsgate.web import deps
@@ -25,7 +24,7 @@ from dnsgate.web.render import redirect, set_cookie
 
 PENDING_COOKIE = "dnsgate_2fa"
 LIFETIME = timedelta(minutes=5)
-_LABEL = b"dnsgate 2fa pending login v1|"
+_PURPOSE = "dnsgate 2fa pending login v1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,10 +34,6 @@ class Pending:
     account_id: int
     username: str
     next: str
-
-
-def _mac(key: bytes, payload: str) -> str:
-    return hmac.new(key, _LABEL + payload.encode(), hashlib.sha256).hexdigest()
 
 
 def _b64(text: str) -> str:
@@ -51,13 +46,13 @@ def _unb64(text: str) -> str:
 
 def seal_pending(key: bytes, pending: Pending, expires: int) -> str:
     payload = f"{pending.account_id}.{expires}.{_b64(pending.username)}.{_b64(pending.next)}"
-    return f"{payload}.{_mac(key, payload)}"
+    return f"{payload}.{signing.mac(key, _PURPOSE, payload)}"
 
 
 def open_pending(key: bytes, value: str, now: int) -> Pending | None:
     """The pending login of a cookie value; None if forged, malformed or expired."""
     payload, _, mac = value.rpartition(".")
-    if not payload or not hmac.compare_digest(_mac(key, payload), mac):
+    if not payload or not signing.verify(key, _PURPOSE, payload, mac):
         return None
     try:
         account, expires, username, next_ = payload.split(".")
