@@ -33,8 +33,9 @@ def build_env(settings: Settings, db: Database | None = None,
               worker: WorkerRole | None = None) -> Env:
     """The services' environment for these settings (shared by app and CLI).
 
-    ``worker``: this process is one of ``serve --workers``; the rate limits
-    and SQLite's write gate are then shared with the other workers."""
+    ``worker``: this process is one of ``serve --workers``; the rate limits,
+    the login throttle and SQLite's write gate are then shared with the other
+    workers."""
     if db is None and settings.database_url is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)  # the SQLite file lives here
     database = db or Database(settings.effective_database_url,
@@ -52,6 +53,7 @@ def build_env(settings: Settings, db: Database | None = None,
             "mail_account": settings.mail_account_limit,
             "register_ip": settings.register_ip_limit,
         }, settings.rate_limit_storage, shared_memory=worker.arrivals if worker else None),
+        login_failures=worker.login_failures if worker else None,
     )
 
 

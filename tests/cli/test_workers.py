@@ -11,6 +11,7 @@ when a worker dies.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -128,6 +129,26 @@ def test_a_worker_that_dies_takes_the_node_down(tmp_path, database_url):
         while Path(f"/proc/{first}").exists() and not _is_zombie(first):
             assert time.monotonic() < deadline, "the other worker kept running"
             time.sleep(0.05)
+
+
+def test_failed_logins_slow_a_guesser_down_across_workers(tmp_path, database_url):
+    env = _env(tmp_path, database_url)
+    dnsgate(env, "user", "create", "alice", "--json")
+    with running("serve", env, args=WORKERS) as server:
+        # each attempt on a new connection; by the count of one worker alone the
+        # fourth would get through seven times in eight
+        codes = [_failed_login(server.base, "alice") for _ in range(4)]
+    assert codes == [401, 401, 401, 429]
+
+
+def _failed_login(base: str, name: str) -> int:
+    with httpx.Client(base_url=base, timeout=10) as browser:
+        page = browser.get("/ui/login")
+        csrf = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', page.text)
+        assert csrf is not None
+        return browser.post("/ui/login", data={
+            "username": name, "password": "not the password", "csrf_token": csrf.group(1)},
+        ).status_code
 
 
 def test_keep_alive_connections_split_evenly_over_the_workers(tmp_path, database_url):

@@ -12,6 +12,7 @@ from dnsgate.backends.registry import BackendRegistry
 from dnsgate.db.engine import Database
 from dnsgate.domain.policy import Address, Principal, ZonePolicy
 from dnsgate.services.ratelimit import RateLimiter
+from dnsgate.services.shared_table import SharedTable
 from dnsgate.services.zonelock import ZoneLocks
 
 ActorType = Literal["account", "token", "api_key", "system"]
@@ -31,6 +32,8 @@ class Env:
     limiter: RateLimiter
     clock: Callable[[], datetime] = utcnow
     zone_locks: ZoneLocks = field(default_factory=ZoneLocks)
+    #: ``serve --workers``: the login throttle's table, shared by the workers.
+    login_failures: SharedTable | None = None
 
 
 @dataclass(frozen=True, slots=True)

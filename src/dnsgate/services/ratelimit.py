@@ -11,11 +11,7 @@ gets its limit once, whichever worker its connection lands on. With a
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import math
-import mmap
-import multiprocessing
-import struct
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -25,6 +21,7 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from dnsgate.domain.errors import RateLimited
+from dnsgate.services.shared_table import SharedTable
 
 MAX_KEYS = 200_000
 
@@ -51,55 +48,23 @@ class LocalArrivals:
         self._tat[key] = tat
 
 
-_SLOT = struct.Struct("=Qd")  # key digest (0: free), theoretical arrival time
-_PROBES = 16
-
-
 class SharedArrivals:
-    """Arrival times in a shared anonymous mapping, for processes forked after
-    it was made (one node's workers).
-
-    An open-addressing table of (8-byte key digest, time) slots. A slot whose
-    time has passed is free again (its key would start afresh anyway); when
-    all probed slots are live the one due soonest is reused, so a table full
-    of live keys forgets the key that was closest to being allowed again.
-    Time is ``time.monotonic()``, one clock for every process of the machine.
-    """
+    """Arrival times in a ``SharedTable``, for processes forked after it was
+    made (one node's workers). A key's record is due at its arrival time: past
+    it, the key would start afresh anyway. Time is ``time.monotonic()``, one
+    clock for every process of the machine."""
 
     def __init__(self, slots: int = 1 << 18) -> None:
-        self._slots = slots
-        self._map = mmap.mmap(-1, slots * _SLOT.size)  # MAP_SHARED: seen by children
+        self._table = SharedTable(slots=slots)
         #: One check-and-take at a time across the processes.
-        self.lock = multiprocessing.get_context("fork").Lock()
-
-    @staticmethod
-    def _digest(key: str) -> int:
-        digest = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little")
-        return digest or 1
-
-    def _find(self, digest: int, now: float) -> tuple[int, bool]:
-        """(slot offset, whether it holds ``digest``): its slot, else the one to take."""
-        start = digest % self._slots
-        spare, spare_tat = -1, math.inf  # a free slot counts as due at -inf
-        for probe in range(_PROBES):
-            offset = ((start + probe) % self._slots) * _SLOT.size
-            held, tat = _SLOT.unpack_from(self._map, offset)
-            if held == digest:
-                return offset, True
-            due = -math.inf if held == 0 or tat <= now else tat
-            if due < spare_tat:
-                spare, spare_tat = offset, due
-        return spare, False
+        self.lock = self._table.lock
 
     def get(self, key: str) -> float | None:
-        digest = self._digest(key)
-        offset, found = self._find(digest, -math.inf)
-        return _SLOT.unpack_from(self._map, offset)[1] if found else None
+        record = self._table.get(key)
+        return None if record is None else float(record[0])
 
     def put(self, key: str, tat: float, now: float) -> None:
-        digest = self._digest(key)
-        offset, _ = self._find(digest, now)
-        _SLOT.pack_into(self._map, offset, digest, tat)
+        self._table.put(key, now, tat)
 
 
 class _Gcra:

@@ -74,7 +74,8 @@ def create_ui(settings: Settings, env: Env) -> FastAPI:
     """The UI app over the services' ``env``."""
     ui = UiApp(openapi_url=None, docs_url=None, redoc_url=None,
                dependencies=[Depends(deps.guard)])
-    ui.state.ui = deps.UiState(env=env, settings=settings, throttle=LoginThrottle(env.clock))
+    ui.state.ui = deps.UiState(env=env, settings=settings,
+                               throttle=LoginThrottle(env.clock, shared=env.login_failures))
     for module in (login, portal, admin, admin_accounts, admin_zones, admin_grants,
                    admin_tokens, backends, admin_backends, login_2fa, security,
                    admin_settings, registration, invites, passwords, activity, realm, overview):
