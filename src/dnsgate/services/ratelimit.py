@@ -60,8 +60,7 @@ class SharedArrivals:
         self.lock = self._table.lock
 
     def get(self, key: str) -> float | None:
-        record = self._table.get(key)
-        return None if record is None else float(record[0])
+        return self._table.due(key)
 
     def put(self, key: str, tat: float, now: float) -> None:
         self._table.put(key, now, tat)

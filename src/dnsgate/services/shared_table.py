@@ -61,6 +61,11 @@ class SharedTable:
         offset, found = self._find(self._digest(key), -math.inf)
         return self._slot.unpack_from(self._map, offset)[1:] if found else None
 
+    def due(self, key: str) -> float | None:
+        """Just the due time of ``key``'s record, or None (the rate limits' hot path)."""
+        offset, found = self._find(self._digest(key), -math.inf)
+        return float(_HEAD.unpack_from(self._map, offset)[1]) if found else None
+
     def put(self, key: str, now: float, due: float, *payload: Any) -> None:
         """Keep ``key``'s record (at least) until ``due``."""
         digest = self._digest(key)
