@@ -10,9 +10,9 @@ So each worker counts its open connections in shared memory, and one that is
 handed a connection while it holds more than another worker passes the
 socket on (SCM_RIGHTS over a Unix socket made before the fork) to the one
 with the fewest, before a byte of it is read. A burst of new connections
-leaves the counts at most one apart, and when one worker's clients leave,
-the next connections go to it; the kernel's pick stands whenever it is as
-good as any.
+leaves the counts at most two apart (``SLACK``), and when one worker's
+clients leave, the next connections go to it; the kernel's pick stands
+whenever it is good enough.
 """
 
 from __future__ import annotations
@@ -31,6 +31,11 @@ import uvicorn
 log = logging.getLogger("dnsgate.workers")
 _MESSAGE = b"c"
 _BATCH = 16  # sockets taken per read of the inbox
+#: A worker keeps a new connection while it holds at most this many more than
+#: the emptiest. 0 would pass on every other connection of a churning load
+#: (one request per connection): 3-11 % fewer of them per second in a 2 x 10 s
+#: A/B, against none lost with 1.
+SLACK = 1
 
 
 class ConnectionBalancer:
@@ -77,7 +82,7 @@ class WorkerBalance:
         with self._counts.get_lock():
             counts = self._counts
             fewest = min(range(len(counts)), key=counts.__getitem__)
-            target = self.index if counts[self.index] <= counts[fewest] else fewest
+            target = self.index if counts[self.index] <= counts[fewest] + SLACK else fewest
             counts[target] += 1
         return target
 

@@ -157,10 +157,11 @@ def test_keep_alive_connections_split_evenly_over_the_workers(tmp_path, database
         port = int(server.base.rsplit(":", 1)[1])
         workers = _worker_pids(server.process.pid)
         clients = [_keep_alive_client(port) for _ in range(30)]
-        # 30 new connections: by the kernel's hash alone, 15/15 one time in 7
         held = _connections_by_worker(workers, port)
-        assert sorted(map(len, held.values())) == [15, 15]
-        # the first worker's clients leave; the next ten all go to it
+        first, second = (len(held[pid]) for pid in workers)
+        assert first + second == 30 and abs(first - second) <= 2
+        # the first worker's clients leave; the next ten all go to it (by the
+        # kernel's hash alone: one time in 1,024)
         leaving = held[workers[0]]
         for client in clients:
             if client.getsockname()[1] in leaving:
@@ -168,7 +169,7 @@ def test_keep_alive_connections_split_evenly_over_the_workers(tmp_path, database
         _wait_for(lambda: len(_connections_by_worker(workers, port)[workers[0]]) == 0)
         clients += [_keep_alive_client(port) for _ in range(10)]
         assert {pid: len(ports) for pid, ports in _connections_by_worker(workers, port).items()} \
-            == {workers[0]: 10, workers[1]: 15}
+            == {workers[0]: 10, workers[1]: second}
         for client in clients:
             client.close()
 
