@@ -29,17 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.fakes.netcup import NetcupSimulator  # noqa: E402
-from tests.support.server import free_port, stop  # noqa: E402
+from tests.support.server import DNSGATE, dnsgate, free_port, stop  # noqa: E402
 
 ZONE = "bench.example"
-DNSGATE = str(ROOT / ".venv" / "bin" / "dnsgate")
-
-
-def cli(env: dict[str, str], *args: str) -> dict[str, object]:
-    out = subprocess.run([DNSGATE, *args, "--json"], env=env, capture_output=True, text=True,
-                         timeout=60, check=True)
-    result: dict[str, object] = json.loads(out.stdout)
-    return result
 
 
 async def client_loop(base: str, token: str, host: str, until: float,
@@ -82,17 +74,18 @@ def main() -> None:
         config = {"customer_number": simulator.customer_number, "api_key": simulator.api_key,
                   "api_password": simulator.api_password, "endpoint": simulator.url,
                   "zones": [ZONE]}
-        cli(env, "backend", "add", "netcup", "--provider", "netcup",
-            "--config-json", json.dumps(config))
-        cli(env, "zone", "add", ZONE, "--backend", "netcup", "--public", "--auto-approve")
+        dnsgate(env, "backend", "add", "netcup", "--provider", "netcup",
+                "--config-json", json.dumps(config), "--json")
+        dnsgate(env, "zone", "add", ZONE, "--backend", "netcup", "--public", "--auto-approve",
+                "--json")
         tokens: list[tuple[str, str]] = []
         for i in range(args.clients):
-            cli(env, "user", "create", f"u{i}")
-            realm = cli(env, "realm", "add", f"u{i}", ZONE, f"h{i}", "--kind", "host",
-                        "--types", "A")
-            tokens.append((str(cli(env, "token", "create", str(realm["id"]))["token"]),
-                           f"h{i}.{ZONE}"))
-        server = subprocess.Popen([DNSGATE, "serve"], env=env, stdout=subprocess.DEVNULL,
+            dnsgate(env, "user", "create", f"u{i}", "--json")
+            realm = dnsgate(env, "realm", "add", f"u{i}", ZONE, f"h{i}", "--kind", "host",
+                            "--types", "A", "--json")
+            token = dnsgate(env, "token", "create", str(realm["id"]), "--json")["token"]
+            tokens.append((str(token), f"h{i}.{ZONE}"))
+        server = subprocess.Popen([*DNSGATE, "serve"], env=env, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL)
         base = f"http://127.0.0.1:{port}"
         for _ in range(200):

@@ -28,17 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.support import pdns  # noqa: E402
-from tests.support.server import free_port, stop  # noqa: E402
+from tests.support.server import DNSGATE, dnsgate, free_port, stop  # noqa: E402
 
 ZONE = "bench.test"
-DNSGATE = str(ROOT / ".venv" / "bin" / "dnsgate")
-
-
-def cli(env: dict[str, str], *args: str) -> dict[str, object]:
-    out = subprocess.run([DNSGATE, *args, "--json"], env=env, capture_output=True, text=True,
-                         timeout=60, check=True)
-    result: dict[str, object] = json.loads(out.stdout)
-    return result
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -61,14 +53,15 @@ def main() -> None:
                "DNSGATE_HTTP_HOST": "127.0.0.1", "DNSGATE_HTTP_PORT": str(port),
                "DNSGATE_WRITE_RATE_LIMIT": "1000000/second"}
         config = {"api_url": server.api_url, "api_key": server.api_key}
-        cli(env, "backend", "add", "pdns", "--provider", "powerdns",
-            "--config-json", json.dumps(config))
-        cli(env, "zone", "add", ZONE, "--backend", "pdns", "--public", "--auto-approve")
-        cli(env, "user", "create", "bench")
-        realm = cli(env, "realm", "add", "bench", ZONE, f"lab.{ZONE}", "--kind", "subtree",
-                    "--types", "A")
-        token = str(cli(env, "token", "create", str(realm["id"]))["token"])
-        gateway = subprocess.Popen([DNSGATE, "serve"], env=env, stdout=subprocess.DEVNULL,
+        dnsgate(env, "backend", "add", "pdns", "--provider", "powerdns",
+                "--config-json", json.dumps(config), "--json")
+        dnsgate(env, "zone", "add", ZONE, "--backend", "pdns", "--public", "--auto-approve",
+                "--json")
+        dnsgate(env, "user", "create", "bench", "--json")
+        realm = dnsgate(env, "realm", "add", "bench", ZONE, f"lab.{ZONE}", "--kind", "subtree",
+                        "--types", "A", "--json")
+        token = str(dnsgate(env, "token", "create", str(realm["id"]), "--json")["token"])
+        gateway = subprocess.Popen([*DNSGATE, "serve"], env=env, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
         base = f"http://127.0.0.1:{port}"
         with httpx.Client(timeout=10, trust_env=False) as client:

@@ -13,11 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.cli.test_commands import dnsgate
 from tests.dns.tools import dig
 from tests.support import pdns
 from tests.support.bind import Bind, start_bind
-from tests.support.server import DNSGATE, cli_env, running
+from tests.support.server import DNSGATE, cli_env, dnsgate, running
 
 
 @pytest.fixture(scope="module")

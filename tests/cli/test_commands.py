@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 
 import httpx
 
-from tests.support.server import DNSGATE, cli_env, running
-
-
-def dnsgate(env: dict[str, str], *args: str, stdin: str | None = None) -> dict:
-    result = subprocess.run([*DNSGATE, *args], env=env, input=stdin, capture_output=True,
-                            text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.strip().splitlines()
-    assert len(lines) == 1, result.stdout
-    return json.loads(lines[0])
+from tests.support.server import DNSGATE, cli_env, dnsgate, running
 
 
 def test_cli_flow_then_api(tmp_path, database_url):

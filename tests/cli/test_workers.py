@@ -25,9 +25,8 @@ import dns.query
 import dns.rdatatype
 import httpx
 
-from tests.cli.test_commands import dnsgate
 from tests.dns.tools import free_dns_port
-from tests.support.server import DNSGATE, cli_env, running
+from tests.support.server import DNSGATE, cli_env, dnsgate, running
 
 ZONE = "example.test"
 WORKERS = ["--workers", "2"]

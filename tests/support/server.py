@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -23,6 +24,17 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def dnsgate(env: dict[str, str], *args: str, stdin: str | None = None) -> dict[str, Any]:
+    """Run a ``dnsgate ... --json`` command; its one JSON object (it must succeed)."""
+    result = subprocess.run([*DNSGATE, *args], env=env, input=stdin, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1, result.stdout
+    parsed: dict[str, Any] = json.loads(lines[0])
+    return parsed
 
 
 def cli_env(data_dir: Path, database_url: str, **extra: str) -> dict[str, str]:
