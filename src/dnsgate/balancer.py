@@ -30,7 +30,6 @@ import uvicorn
 
 log = logging.getLogger("dnsgate.workers")
 _MESSAGE = b"c"
-_BATCH = 16  # sockets taken per read of the inbox
 #: A worker keeps a new connection while it holds at most this many more than
 #: the emptiest. 0 would pass on every other connection of a churning load
 #: (one request per connection): 3-11 % fewer of them per second in a 2 x 10 s
@@ -110,15 +109,20 @@ class WorkerBalance:
         return True
 
     def receive(self) -> list[socket.socket]:
-        """The sockets waiting in this worker's inbox."""
+        """The sockets waiting in this worker's inbox (one per message).
+
+        Raises EOFError once no other worker holds a way in (they all exited).
+        """
         taken: list[socket.socket] = []
         while True:
             try:
-                _, fds, _, _ = socket.recv_fds(self.inbox, len(_MESSAGE), _BATCH)
+                data, fds, _, _ = socket.recv_fds(self.inbox, len(_MESSAGE), 1)
             except (BlockingIOError, InterruptedError):
                 return taken
-            if not fds:
-                return taken
+            if not data and not fds:
+                for sock in taken:
+                    sock.close()
+                raise EOFError
             taken.extend(socket.socket(fileno=fd) for fd in fds)
 
 
@@ -190,7 +194,12 @@ def serve_inbox(loop: asyncio.AbstractEventLoop, protocols: BalancedProtocols,
     pending: set[asyncio.Future[Any]] = set()
 
     def readable() -> None:
-        for sock in protocols.balance.receive():
+        try:
+            passed = protocols.balance.receive()
+        except EOFError:
+            stop()
+            return
+        for sock in passed:
             future = protocols.adopt(loop, sock, **kwargs)
             pending.add(future)
             future.add_done_callback(_adopted(pending, sock, protocols.balance))

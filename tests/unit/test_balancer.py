@@ -140,3 +140,17 @@ def test_the_supervisor_hands_each_worker_its_own_inbox():
     for outbox in balance._outboxes.values():
         outbox.close()
     balancer.close()
+
+
+def test_an_inbox_nobody_can_send_to_any_more_stops_being_read(pair):
+    first, second = pair
+    first._outboxes[1].close()  # the only way into worker 1's inbox
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        serve_inbox(loop, BalancedProtocols(Tagged, second), name="one")
+        await asyncio.sleep(0.05)
+        # the end-of-file took it off the loop (else it would be read on every turn)
+        assert not loop.remove_reader(second.inbox.fileno())
+
+    asyncio.run(scenario())
