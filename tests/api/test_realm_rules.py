@@ -204,7 +204,9 @@ PAIRS = [
     (("a", "host"), ("a", "host"), True),
     (("A", "host"), ("a", "host"), True),
     (("www", "host"), ("_acme-challenge.www", "host"), True),
-    (("a", "below"), ("a", "host"), True),  # the host's _acme-challenge lies below a
+    (("a", "below"), ("a", "host"), False),  # below a leaves a's attached names to a's holder
+    (("a", "host"), ("_dmarc.a", "host"), True),  # attached names belong to a's holder
+    (("a", "host"), ("s._domainkey.a", "subtree"), True),
     (("a", "subtree"), ("c.b.a", "below"), True),
     (("a", "subtree"), ("xa", "host"), False),
     (("a", "subtree"), ("b", "subtree"), False),
@@ -309,6 +311,7 @@ async def test_apex(client, world, alice):
         (False, "@", "host", False), (False, "z1.test.", "subtree", False),
         (False, "@", "below", True), (True, "@", "host", True), (True, "@", "subtree", True),
     ]):
+        # A claim at the apex always waits for an admin (docs/security.md).
         zone = await world.zone(f"z{i}.test", visibility="public", approval="auto",
                                 apex_allowed=apex_allowed)
         response = await alice.claim(name, kind, zone=zone, types=["TXT", "MX"])
@@ -317,8 +320,11 @@ async def test_apex(client, world, alice):
             continue
         assert response.status_code == 201, response.text
         assert response.json()["name"] == zone
+        assert response.json()["status"] == "pending"
+        assert "apex" in response.json()["pending_reasons"]
         if kind == "below":
             continue
+        await world.approve(response.json()["id"])
         token = (await alice.mint(response.json()["id"])).json()["token"]
         put = await client.put(f"/api/v1/zones/{zone}/rrsets/{zone}/MX",
                                json={"records": ["10 mx.example.test."]}, headers=bearer(token))

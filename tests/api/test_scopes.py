@@ -58,21 +58,22 @@ async def test_host_realm_with_txt_covers_its_acme_challenge(client, world, zone
     with_txt = world.token(world.realm(alice, zone, "www", types=["A", "TXT"]))
     challenge = "_acme-challenge.www.example.test"
     assert await status_of(client, with_txt.secret, challenge, "TXT", ["token-value"]) == 200
-    # only TXT, only that one name
-    assert await status_of(client, with_txt.secret, challenge, "A") == "name_outside_realm"
+    # the host's attached names, with the realm's own types; nothing below them
+    assert await status_of(client, with_txt.secret, challenge, "A") == 200
     assert await status_of(client, with_txt.secret, "_acme-challenge.x.www.example.test",
                            "TXT", ["v"]) == "name_outside_realm"
     assert await status_of(client, with_txt.secret, "_acme-challenge.example.test", "TXT",
                            ["v"]) == "name_outside_realm"
     seen = await client.get(RRSETS, headers=bearer(with_txt.secret))
-    assert [(r["name"], r["type"]) for r in seen.json()] == [(challenge, "TXT")]
+    assert [(r["name"], r["type"]) for r in seen.json()] == [(challenge, "A"),
+                                                              (challenge, "TXT")]
     deleted = await client.delete(f"{RRSETS}/{challenge}/TXT", headers=bearer(with_txt.secret))
     assert deleted.status_code == 204
 
     bob = world.account("bob")
     without_txt = world.token(world.realm(bob, zone, "mail", types=["A"]))
     assert await status_of(client, without_txt.secret, "_acme-challenge.mail.example.test",
-                           "TXT", ["v"]) == "name_outside_realm"
+                           "TXT", ["v"]) == "type_not_allowed"
 
 
 # --- token narrowing ----------------------------------------------------------------------

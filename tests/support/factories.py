@@ -56,6 +56,11 @@ class World:
                                    account_id=account_id)
         return row.id
 
+    async def approve(self, realm_id: int) -> None:
+        """An admin approves a pending realm (the explicit hand-over)."""
+        realms.decide_realm(self.env, SYSTEM_CONTEXT, caller=SYSTEM_CALLER, realm_id=realm_id,
+                            status="approved")
+
     def token(self, realm_id: int, **scope: Any) -> Made:
         row, text = tokens.create_token(self.env, SYSTEM_CONTEXT, caller=SYSTEM_CALLER,
                                         realm_id=realm_id, **scope)

@@ -108,3 +108,22 @@ async def test_a_user_at_the_admin_door_is_refused_and_audited(alice_browser, en
     assert (event.code, event.target) == ("admin_required", "/ui/admin/accounts")
     nav = (await alice_browser.get("/ui/")).text
     assert 'href="/ui/admin/' not in nav  # no admin links for users
+
+
+async def test_queue_lists_what_an_approval_hands_over(root, world, alice_id, alice_browser):
+    from dnsgate.services import records
+    from dnsgate.services.context import SYSTEM_CALLER, SYSTEM_CONTEXT
+    from dnsgate.services.records import ChangeInput
+
+    await world.zone("hand.test", approval="auto", visibility="public")
+    await records.apply_changes(world.env, SYSTEM_CONTEXT, caller=SYSTEM_CALLER,
+                                zone="hand.test", inputs=[ChangeInput(
+                                    "upsert", "shop.hand.test", "A", 300, ["192.0.2.7"])])
+    realm = realms.request_realm(world.env, RequestContext(), caller=world.caller(alice_id),
+                                 zone="hand.test", name="shop", kind="host")
+    assert realm.status == "pending"
+    page = await root.get("/ui/admin/approvals")
+    assert "Waits because</dt><dd>existing data" in page.text
+    assert "<code>shop.hand.test A</code>: written by the operator" in page.text
+    mine = await alice_browser.get("/ui/")
+    assert "Waits for an admin: existing data" in mine.text

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 
-from dnsgate.api.schemas import GrantPublic, ProviderPublic, RealmPublic, ZonePolicyPublic
+from dnsgate.api.schemas import (
+    GrantPublic,
+    HandoverPublic,
+    ProviderPublic,
+    RealmPublic,
+    ZonePolicyPublic,
+)
 from dnsgate.backends.base import Provider
 from dnsgate.db.models import Grant, Realm
 from dnsgate.services.context import ZoneInfo
@@ -14,7 +20,10 @@ def realm_public(realm: Realm, zone: str) -> RealmPublic:
     return RealmPublic(
         id=realm.id, account_id=realm.account_id, zone=zone, name=realm.name, kind=realm.kind,
         types=list(realm.types), operations=list(realm.ops), status=realm.status,
-        reason=realm.reason, created_at=realm.created_at, decided_at=realm.decided_at)
+        reason=realm.reason, created_at=realm.created_at, decided_at=realm.decided_at,
+        pending_reasons=list(realm.pending_reasons or ()),
+        handover=[HandoverPublic(name=h["name"], type=h["type"], writer=h["writer"],
+                                 written_by=h["written_by"]) for h in realm.handover or ()])
 
 
 def grant_public(grant: Grant, zone: str) -> GrantPublic:
@@ -33,7 +42,7 @@ def zone_public(info: ZoneInfo) -> ZonePolicyPublic:
         apex_allowed=p.apex_allowed, types=sorted(p.types),
         operations=[o for o in ("read", "create", "update", "delete") if o in p.operations],
         realm_quota=info.realm_quota, ttl_min=info.ttl_min, ttl_max=info.ttl_max,
-        default_ttl=info.default_ttl)
+        default_ttl=info.default_ttl, attached_labels=sorted(p.attached_labels))
 
 
 def provider_public(provider: Provider) -> ProviderPublic:

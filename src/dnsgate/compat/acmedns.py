@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -56,12 +55,14 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from dnsgate.api import refused
 from dnsgate.api.deps import get_context
 from dnsgate.compat.txt import add_txt
 from dnsgate.domain import names, tokens
 from dnsgate.domain.errors import (
     BackendTimeout,
     BackendUnavailable,
+    DatabaseBusy,
     Denied,
     DnsgateError,
     InvalidInput,
@@ -70,10 +71,11 @@ from dnsgate.domain.errors import (
     Unauthenticated,
 )
 from dnsgate.domain.policy import RealmScope, decide, realm_covers
+from dnsgate.security.text import is_clean_tree, load_json
 from dnsgate.services import auth, records
 from dnsgate.services import tokens as token_service
 from dnsgate.services.context import Caller, Env, RequestContext
-from dnsgate.services.zones import find_zone
+from dnsgate.services.zones import find_zone_by_id
 
 log = logging.getLogger("dnsgate.acmedns")
 router = APIRouter(prefix="/acme-dns", include_in_schema=False)
@@ -114,7 +116,7 @@ async def register(request: Request) -> Response:
             env, ctx, caller=caller, realm_id=realm.id, name=f"acme-dns {challenge}"[:100],
             names_=[challenge], types=["TXT"], cidrs=allowfrom or None)
     except Exception as exc:
-        return _failure(exc, ctx)
+        return refused.answered(env, request, _failure(exc, ctx), exc, surface=SURFACE)
     return JSONResponse({
         "username": row.id, "password": text, "fulldomain": challenge,
         "subdomain": row.id, "allowfrom": list(row.cidrs or []),
@@ -137,14 +139,15 @@ async def update(request: Request) -> Response:
         assert zone is not None  # a realm token always comes with its zone
         await add_txt(env, ctx, caller, zone, _challenge_name(caller), txt, keep=KEEP)
     except Exception as exc:
-        return _failure(exc, ctx)
+        return refused.answered(env, request, _failure(exc, ctx), exc, surface=SURFACE)
     return JSONResponse({"txt": txt})
 
 
 @router.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"])
 async def unknown(rest: str) -> Response:
     if rest in ("register", "update", "health"):
-        return _answer(405, "method_not_allowed")
+        return _answer(405, "method_not_allowed",
+                       {"Allow": "GET" if rest == "health" else "POST"})
     return _answer(404, "not_found")
 
 
@@ -162,6 +165,8 @@ def _failure(exc: Exception, ctx: RequestContext) -> JSONResponse:
         return _answer(401, "forbidden")
     if isinstance(exc, RateLimited):
         return _answer(429, exc.code, {"Retry-After": str(exc.retry_after)})
+    if isinstance(exc, DatabaseBusy):
+        return _answer(503, exc.code, {"Retry-After": str(exc.retry_after)})
     if isinstance(exc, BackendUnavailable):
         return _answer(504 if isinstance(exc, BackendTimeout) else 502, exc.code)
     if isinstance(exc, NotFound):
@@ -187,9 +192,12 @@ def _account(env: Env, request: Request) -> Caller:
 
 def _json(body: bytes) -> Any:
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        data = load_json(body)
+    except ValueError:  # UnicodeDecodeError is one
         raise AcmeDnsError(400, "malformed_json_payload") from None
+    if not is_clean_tree(data):  # lone surrogates, NUL
+        raise AcmeDnsError(400, "malformed_json_payload")
+    return data
 
 
 def _register_body(body: bytes) -> tuple[list[str], str | None]:
@@ -249,16 +257,16 @@ def _choose_realm(env: Env, ctx: RequestContext, caller: Caller,
     holding = [r for r in realms if names.is_at_or_below(challenge, r.zone)]
     if not holding:
         raise AcmeDnsError(403, "name_outside_realm")
+    deepest = max(holding, key=lambda r: len(names.labels(r.zone)))
     with env.db.read() as session:
-        zone = find_zone(session, max((r.zone for r in holding),
-                                      key=lambda z: len(names.labels(z))))
+        zone = find_zone_by_id(session, deepest.zone_id)
     now = env.clock()
     decisions = [decide(caller.principal, op, zone.policy, challenge, "TXT", ctx.address, now)
                  for op in ("create", "update")]
     if not any(decisions):
         raise AcmeDnsError(403, decisions[0].code)
-    realm = next((r for r in holding if r.zone == zone.name and "TXT" in r.types
-                  and realm_covers(r, challenge, "TXT")), None)
+    realm = next((r for r in holding if r.zone_id == zone.id and "TXT" in r.types
+                  and realm_covers(r, challenge, "TXT", zone.policy.attached_labels)), None)
     if realm is None:  # an admin may write anywhere, but a token needs a realm
         raise AcmeDnsError(403, "name_outside_realm")
     return realm, challenge

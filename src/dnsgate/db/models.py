@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -64,7 +65,8 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON}
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON,
+                           list[dict[str, Any]]: JSON}
 
 
 class Account(Base):
@@ -119,13 +121,29 @@ class Backend(Base):
 
 
 class Zone(Base):
-    """A zone offered to accounts, with its policy."""
+    """A zone offered to accounts, with its policy.
+
+    A platform zone's name is unique among platform zones; a zone of an
+    account's own backend is unique for that account alone, so it never takes
+    a name from the platform or from another account.
+    """
 
     __tablename__ = "zones"
+    __table_args__ = (
+        Index("uq_zones_platform_name", "name", unique=True,
+              sqlite_where=text("owner_account_id IS NULL"),
+              postgresql_where=text("owner_account_id IS NULL")),
+        Index("uq_zones_owner_name", "owner_account_id", "name", unique=True,
+              sqlite_where=text("owner_account_id IS NOT NULL"),
+              postgresql_where=text("owner_account_id IS NOT NULL")),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(253), unique=True)
+    name: Mapped[str] = mapped_column(String(253))
     backend_id: Mapped[int] = mapped_column(ForeignKey("backends.id"))
+    #: The backend's owner (bring your own DNS), copied here for the name's uniqueness.
+    owner_account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(16), default="active")  # active | disabled
     visibility: Mapped[str] = mapped_column(String(16), default="private")  # public|private|invite
     approval: Mapped[str] = mapped_column(String(16), default="admin")  # auto | admin
@@ -138,6 +156,8 @@ class Zone(Base):
     ttl_min: Mapped[int] = mapped_column(Integer, default=60)
     ttl_max: Mapped[int] = mapped_column(Integer, default=86400)
     default_ttl: Mapped[int] = mapped_column(Integer, default=300)
+    #: Labels the zone attaches to their parent besides domain/ownership.py's list.
+    attached_labels: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -177,6 +197,10 @@ class Realm(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[datetime | None]
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+    #: Why a claim waits for an admin (domain/claims.py rows 3-6).
+    pending_reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: RRsets others wrote inside the claim when it was made: what approval hands over.
+    handover: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
 
 
 class Token(Base):

@@ -152,29 +152,14 @@ def claim_contains(claim: str, kind: str, name: str) -> bool:
 
     ``host`` covers the name itself, ``subtree`` the name and everything
     below it, ``below`` only what is strictly below it. A wildcard owner
-    ``*.x`` is a name below ``x``. (The ``_acme-challenge`` TXT extension of
-    ``host`` depends on the record type and lives in ``policy.decide``.)
+    ``*.x`` is a name below ``x``. (What a claim *holds* -- attached names
+    such as ``_acme-challenge.x`` -- is ``ownership.holds``.)
     """
     if kind == "host":
         return name == claim
     if kind == "subtree":
         return is_at_or_below(name, claim)
     return is_strictly_below(name, claim)
-
-
-def overlaps(a: str, a_kind: str, b: str, b_kind: str) -> bool:
-    """True if two realm claims can cover a common name.
-
-    A ``host`` claim is taken to include its ``_acme-challenge`` name, since
-    its owner may write the DNS-01 TXT record there.
-    """
-    if a_kind == "host" and b_kind == "host":
-        return bool({a, acme_challenge_of(a)} & {b, acme_challenge_of(b)})
-    if a_kind == "host":
-        return any(claim_contains(b, b_kind, n) for n in (a, acme_challenge_of(a)))
-    if b_kind == "host":
-        return any(claim_contains(a, a_kind, n) for n in (b, acme_challenge_of(b)))
-    return is_at_or_below(a, b) or is_at_or_below(b, a)
 
 
 def in_zone(text: str, zone: str) -> str:

@@ -37,12 +37,16 @@ async def use_zone(env: Env, ctx: RequestContext, *, caller: Caller, backend_id:
             raise NotFound(f"backend {backend_id} not found")
         if backend.status != "active":
             raise InvalidInput(f"backend {backend.name} is disabled")
-        existing = session.scalars(select(Zone.backend_id).where(Zone.name == zone_name)).first()
+        existing = session.scalars(select(Zone.backend_id).where(
+            Zone.name == zone_name, Zone.owner_account_id == caller.account_id)).first()
+        if zones.platform_zone_covering(session, zone_name) is not None:
+            raise Conflict(f"{zone_name} is served by the platform; your own DNS cannot "
+                           "take a platform name")
     if existing is None:
         types = sorted(env.backends.get(backend_id).capabilities.record_types & WRITABLE_TYPES)
         await zones.add_zone(env, ctx, caller=caller, zone=zone_name, backend=backend.name,
                              policy=zones.PolicyUpdate(visibility="private", approval="auto",
                                                        apex_allowed=True, types=types))
     elif existing != backend_id:
-        raise Conflict(f"zone {zone_name} is already offered by dnsgate")
+        raise Conflict(f"zone {zone_name} is already served by another of your backends")
     return realms.request_realm(env, ctx, caller=caller, zone=zone_name, name=fqdn, kind=kind)

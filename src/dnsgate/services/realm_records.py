@@ -30,7 +30,7 @@ class RealmView:
     @property
     def scope(self) -> RealmScope:
         r = self.realm
-        return RealmScope(id=r.id, zone=self.zone, name=r.name,
+        return RealmScope(id=r.id, zone=self.zone, zone_id=r.zone_id, name=r.name,
                           kind=r.kind,  # type: ignore[arg-type]
                           types=frozenset(r.types), operations=frozenset(r.ops),
                           status=r.status)

@@ -1,23 +1,32 @@
 """Realms: an account's claim on part of a zone, and the rules for claiming.
 
-Claims of different accounts never overlap. The check and the insert run in
+Claims of different accounts never hold a common name (``domain/claims.py``
+decides, and says when a claim waits for an admin). The check and the insert run in
 one transaction under a per-zone lock (SQLite: the database write lock;
 PostgreSQL: an advisory lock), so two concurrent claims cannot both win.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dnsgate.db.models import Realm, Zone
+from dnsgate.backends.base import TransactionalBackend
+from dnsgate.db.models import Account, Realm, Zone
 from dnsgate.domain import names
+from dnsgate.domain.claims import ClaimVerdict, conflicting_claim, held_names, judge_claim
 from dnsgate.domain.errors import Conflict, Denied, DnsgateError, InvalidInput, NotFound
-from dnsgate.domain.policy import REALM_KINDS
-from dnsgate.services import audit
+from dnsgate.domain.permissions import Target
+from dnsgate.domain.policy import REALM_KINDS, RealmKind, ZoneClaim
+from dnsgate.domain.records import RRset
+from dnsgate.services import audit, permissions
 from dnsgate.services.context import Caller, Env, RequestContext, ZoneInfo
+from dnsgate.services.rrset_writers import handover_rows, last_writers
 from dnsgate.services.zones import (
     find_zone,
     has_grant,
@@ -29,21 +38,31 @@ from dnsgate.services.zones import (
 )
 
 LIVE = ("pending", "approved")
+log = logging.getLogger("dnsgate.realms")
 
 
 def request_realm(
     env: Env, ctx: RequestContext, *, caller: Caller, zone: str, name: str, kind: str,
     types: Sequence[str] | None = None, operations: Sequence[str] | None = None,
-    account_id: int | None = None,
+    account_id: int | None = None, upstream: Sequence[RRset] | None = None,
 ) -> Realm:
-    """Claim ``name`` in ``zone``: approved at once by an admin or an auto zone,
-    pending otherwise. ``account_id`` (admins only) claims for another account.
+    """Claim ``name`` in ``zone`` (``domain/claims.py`` decides): approved at once
+    by an admin or an auto zone, pending otherwise -- and always pending when it
+    reaches the apex, an attached name of a name the claimant does not hold, or
+    RRsets someone else wrote. ``account_id`` (admins only) claims for another
+    account.
+
+    The zone's current RRsets are read inside the claim's transaction for the
+    built-in backend; for a provider they are ``upstream``, read beforehand
+    with :func:`read_upstream` (without them the claim waits: nobody can say
+    the names are free).
 
     A denied claim is audited in a transaction of its own (the claim's own
     transaction rolls back)."""
     try:
         return _request_realm(env, ctx, caller=caller, zone=zone, name=name, kind=kind,
-                              types=types, operations=operations, account_id=account_id)
+                              types=types, operations=operations, account_id=account_id,
+                              upstream=upstream)
     except Denied as denied:
         _audit_denied_claim(env, ctx, caller, zone, name, kind, account_id, denied)
         raise
@@ -65,55 +84,136 @@ def _audit_denied_claim(env: Env, ctx: RequestContext, caller: Caller, zone: str
                      details={"kind": kind, "account_id": owner_id})
 
 
+@dataclass(frozen=True, slots=True)
+class _Wanted:
+    """A claim checked against the zone's policy, before the claim rules."""
+
+    info: ZoneInfo
+    claim: ZoneClaim
+    types: list[str]
+    ops: list[str]
+
+
 def _request_realm(
     env: Env, ctx: RequestContext, *, caller: Caller, zone: str, name: str, kind: str,
     types: Sequence[str] | None, operations: Sequence[str] | None, account_id: int | None,
+    upstream: Sequence[RRset] | None,
 ) -> Realm:
     owner_id = caller.account_id if account_id is None else account_id
     if owner_id != caller.account_id and not caller.is_admin:
         raise Denied("only admins create realms for other accounts", code="forbidden")
     if kind not in REALM_KINDS:
         raise InvalidInput(f"kind must be one of {', '.join(REALM_KINDS)}")
-    zone_name = normalize_zone(zone)
+    with env.db.read() as session:
+        wanted = _check_policy(session, env, caller, normalize_zone(zone), name,
+                               kind, types, operations, owner_id)
+    info, claim = wanted.info, wanted.claim
+    backend = env.backends.get(info.backend_id)
     now = env.clock()
     with env.db.write() as session:
-        info = find_zone(session, zone_name)
-        if not may_see(session, caller, info, now):
-            raise NotFound(f"zone {zone_name} not found", code="zone_not_found")
-        if info.policy.owner_id not in (None, owner_id):
-            raise Denied("this zone is another account's own DNS; only its owner "
-                         "claims names in it", code="zone_policy")
-        fqdn = names.resolve(name, info.name, allow_wildcard=False)
-        if not names.is_at_or_below(fqdn, info.name):
-            raise InvalidInput(f"{fqdn} is not in zone {info.name}", code="invalid_name")
-        allowed_types, allowed_ops = _ceiling(session, caller, info, owner_id, now)
-        realm_types = parse_types(list(types)) if types else sorted(allowed_types)
-        realm_ops = parse_operations(list(operations)) if operations else [
-            op for op in ("read", "create", "update", "delete") if op in allowed_ops]
-        if not set(realm_types) <= allowed_types:
-            raise Denied(f"types not allowed here: {sorted(set(realm_types) - allowed_types)}",
-                         code="type_not_allowed")
-        if not set(realm_ops) <= allowed_ops:
-            raise Denied(f"operations not allowed here: {sorted(set(realm_ops) - allowed_ops)}",
-                         code="operation_not_allowed")
-        if not caller.is_admin:
-            _check_depth(info, fqdn, kind)
         env.db.lock(session, f"realms:{info.name}")
-        _check_free(session, info, owner_id, fqdn, kind)
+        current = (cast(TransactionalBackend, backend).read_in(session, info.name)
+                   if backend.capabilities.transactional else upstream)
+        existing = None if current is None else _held_rrsets(info, claim, current)
+        live = _live_claims(session, info.id)
+        other = conflicting_claim(claim, info.policy, [c for c, _ in live])
+        if other is not None:
+            raise Conflict(f"{claim.name} overlaps a name claimed by another account "
+                           f"({other.kind} {other.name})")
         if not caller.is_admin:
             _check_quota(session, caller, info, owner_id, now)
-        approved = caller.is_admin or info.approval == "auto"
-        realm = Realm(account_id=owner_id, zone_id=info.id, name=fqdn, kind=kind,
-                      types=realm_types, ops=realm_ops,
-                      status="approved" if approved else "pending", created_at=now,
-                      decided_at=now if approved else None,
-                      decided_by=caller.account_ref if caller.is_admin else None)
+        found = ([] if existing is None else
+                 last_writers(session, zone=info.name, claimant_id=owner_id, rrsets=existing))
+        trusted = caller.is_admin or info.policy.owner_id == owner_id  # its own DNS
+        verdict = judge_claim(
+            claim=claim, zone=info.policy, auto_approve=info.approval == "auto",
+            by_admin=trusted,
+            approved_own=[c for c, status in live
+                          if c.account_id == owner_id and status == "approved"],
+            found=found)
+        if existing is None and not trusted:  # nobody can say the names are free
+            verdict = ClaimVerdict(False, (*verdict.reasons, "backend_unreadable"), ())
+        handover = handover_rows(session, verdict.handover)
+        realm = Realm(account_id=owner_id, zone_id=info.id, name=claim.name, kind=kind,
+                      types=wanted.types, ops=wanted.ops,
+                      status="approved" if verdict.approved else "pending", created_at=now,
+                      decided_at=now if verdict.approved else None,
+                      decided_by=caller.account_ref if caller.is_admin else None,
+                      pending_reasons=list(verdict.reasons), handover=handover)
         session.add(realm)
         session.flush()
         audit.record(session, ctx, caller=caller, action="realm.request", when=now,
-                     zone=info.name, name=fqdn, target=f"realm:{realm.id}",
-                     details={"kind": kind, "status": realm.status, "account_id": owner_id})
+                     zone=info.name, name=claim.name, target=f"realm:{realm.id}",
+                     details={"kind": kind, "status": realm.status, "account_id": owner_id,
+                              "pending_reasons": realm.pending_reasons,
+                              "handover": [f"{h['name']} {h['type']}" for h in handover]})
         return realm
+
+
+def _check_policy(session: Session, env: Env, caller: Caller, zone_name: str, name: str,
+                  kind: RealmKind, types: Sequence[str] | None,
+                  operations: Sequence[str] | None, owner_id: int) -> _Wanted:
+    """The zone, name, types and operations of a claim, within the zone's policy."""
+    now = env.clock()
+    if owner_id != caller.account_id and session.get(Account, owner_id) is None:
+        raise NotFound(f"account {owner_id} not found")
+    info = find_zone(session, zone_name, owner_id=owner_id)
+    if not may_see(session, caller, info, now):
+        raise NotFound(f"zone {zone_name} not found", code="zone_not_found")
+    if info.policy.owner_id not in (None, owner_id):
+        raise Denied("this zone is another account's own DNS; only its owner "
+                     "claims names in it", code="zone_policy")
+    fqdn = names.resolve(name, info.name, allow_wildcard=False)
+    if not names.is_at_or_below(fqdn, info.name):
+        raise InvalidInput(f"{fqdn} is not in zone {info.name}", code="invalid_name")
+    allowed_types, allowed_ops = _ceiling(session, caller, info, owner_id, now)
+    realm_types = parse_types(list(types)) if types else sorted(allowed_types)
+    realm_ops: list[str] = parse_operations(list(operations)) if operations else [
+        op for op in ("read", "create", "update", "delete") if op in allowed_ops]
+    if not set(realm_types) <= allowed_types:
+        raise Denied(f"types not allowed here: {sorted(set(realm_types) - allowed_types)}",
+                     code="type_not_allowed")
+    if not set(realm_ops) <= allowed_ops:
+        raise Denied(f"operations not allowed here: {sorted(set(realm_ops) - allowed_ops)}",
+                     code="operation_not_allowed")
+    if not caller.is_admin:
+        _check_depth(info, fqdn, kind)
+    return _Wanted(info, ZoneClaim(owner_id, fqdn, kind), realm_types, realm_ops)
+
+
+async def read_upstream(env: Env, caller: Caller, zone: str) -> list[RRset] | None:
+    """A provider zone's RRsets, for :func:`request_realm` to judge a claim by
+    (None for the built-in store, read in the claim's transaction, and when the
+    provider does not answer: the claim then waits for an admin)."""
+    try:
+        with env.db.read() as session:
+            info = find_zone(session, normalize_zone(zone), owner_id=caller.account_id)
+        backend = env.backends.get(info.backend_id)
+        if backend.capabilities.transactional:
+            return None
+        return await backend.read(info.name)
+    except DnsgateError:
+        return None
+    except Exception:  # any failure of the provider: the claim waits instead
+        log.warning("claim in %s: the backend could not be read", zone)
+        return None
+
+
+def _held_rrsets(info: ZoneInfo, claim: ZoneClaim, rrsets: Sequence[RRset]) -> list[RRset]:
+    """The RRsets a claim would hold (the SOA is the zone's, never a claim's)."""
+    held = set(held_names(claim, info.policy, {rr.name for rr in rrsets}))
+    return [rr for rr in rrsets if rr.name in held and rr.type != "SOA"]
+
+
+def _live_claims(session: Session, zone_id: int) -> list[tuple[ZoneClaim, str]]:
+    rows = session.execute(select(Realm.account_id, Realm.name, Realm.kind, Realm.status)
+                           .where(Realm.zone_id == zone_id, Realm.status.in_(LIVE)))
+    return [(ZoneClaim(r.account_id, r.name, r.kind), r.status) for r in rows]
+
+
+def zone_claims(session: Session, zone_id: int) -> list[ZoneClaim]:
+    """The live claims of a zone, for ``decide()``'s reach rule (NS, DNAME, CAA)."""
+    return [claim for claim, _ in _live_claims(session, zone_id)]
 
 
 def _ceiling(session: Session, caller: Caller, info: ZoneInfo, owner_id: int,
@@ -147,14 +247,6 @@ def _check_depth(info: ZoneInfo, fqdn: str, kind: str) -> None:
                      code="zone_policy")
 
 
-def _check_free(session: Session, info: ZoneInfo, owner_id: int, fqdn: str, kind: str) -> None:
-    rows = session.execute(select(Realm.name, Realm.kind, Realm.account_id).where(
-        Realm.zone_id == info.id, Realm.status.in_(LIVE), Realm.account_id != owner_id))
-    for other in rows:
-        if names.overlaps(fqdn, kind, other.name, other.kind):
-            raise Conflict(f"{fqdn} overlaps a name claimed by another account")
-
-
 def _check_quota(session: Session, caller: Caller, info: ZoneInfo, owner_id: int,
                  now: object) -> None:
     count = zone_realm_count(session, info.id, owner_id)
@@ -171,7 +263,8 @@ def decide_realm(env: Env, ctx: RequestContext, *, caller: Caller, realm_id: int
                  status: str, reason: str = "") -> Realm:
     """Approve, reject (reason required) or revoke a realm.
 
-    Admins may do all three; an owner may only revoke (give up) its own realm.
+    Admins may do all three; an owner may only revoke (give up) its own realm
+    (``domain/permissions.py``); another account's realm is not found.
     """
     if status not in ("approved", "rejected", "revoked"):
         raise InvalidInput("status must be approved, rejected or revoked")
@@ -180,9 +273,11 @@ def decide_realm(env: Env, ctx: RequestContext, *, caller: Caller, realm_id: int
     now = env.clock()
     with env.db.write() as session:
         realm = session.get(Realm, realm_id)
-        if realm is None or not (caller.is_admin or (
-                status == "revoked" and realm.account_id == caller.account_id)):
+        if realm is None:
             raise NotFound(f"realm {realm_id} not found")
+        permissions.require(caller, "revoke" if status == "revoked" else "approve",
+                            Target("realm", owner_id=realm.account_id),
+                            what=f"realm {realm_id}")
         if status in ("approved", "rejected") and realm.status != "pending":
             raise Conflict(f"realm {realm_id} is {realm.status}, not pending")
         if status == "revoked" and realm.status not in LIVE:
@@ -201,8 +296,10 @@ def decide_realm(env: Env, ctx: RequestContext, *, caller: Caller, realm_id: int
 def get_realm(session: Session, caller: Caller, realm_id: int) -> Realm:
     """A realm the caller owns (or any, for admins); NotFound otherwise."""
     realm = session.get(Realm, realm_id)
-    if realm is None or not (caller.is_admin or realm.account_id == caller.account_id):
+    if realm is None:
         raise NotFound(f"realm {realm_id} not found")
+    permissions.require(caller, "see", Target("realm", owner_id=realm.account_id),
+                        what=f"realm {realm_id}")
     return realm
 
 

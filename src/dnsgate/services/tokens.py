@@ -15,8 +15,9 @@ from sqlalchemy import select
 from dnsgate.db.models import Realm, Token, Zone
 from dnsgate.domain import names, tokens
 from dnsgate.domain.errors import Conflict, InvalidInput, NotFound
+from dnsgate.domain.permissions import Target
 from dnsgate.domain.policy import RealmScope, realm_covers
-from dnsgate.services import audit
+from dnsgate.services import audit, permissions
 from dnsgate.services.context import Caller, Env, RequestContext
 from dnsgate.services.realms import get_realm
 from dnsgate.services.zones import parse_operations, parse_types
@@ -36,6 +37,8 @@ def create_token(
     issued = tokens.issue()
     with env.db.write() as session:
         realm = get_realm(session, caller, realm_id)
+        permissions.require(caller, "create", Target("token", owner_id=realm.account_id),
+                            what=f"realm {realm_id}")
         if realm.status != "approved":
             raise Conflict(f"realm {realm_id} is {realm.status}; tokens need an approved realm")
         zone = session.get(Zone, realm.zone_id)
@@ -78,7 +81,7 @@ def _names_in_realm(realm: Realm, zone: str, wanted: Sequence[str],
                     types: Sequence[str]) -> list[str]:
     if len(wanted) > MAX_TOKEN_NAMES:
         raise InvalidInput(f"at most {MAX_TOKEN_NAMES} names per token")
-    scope = RealmScope(id=realm.id, zone=zone, name=realm.name,
+    scope = RealmScope(id=realm.id, zone=zone, zone_id=realm.zone_id, name=realm.name,
                        kind=realm.kind,  # type: ignore[arg-type]
                        types=frozenset(realm.types), operations=frozenset(realm.ops))
     out: list[str] = []
@@ -106,8 +109,10 @@ def revoke_token(env: Env, ctx: RequestContext, *, caller: Caller, token_id: str
     now = env.clock()
     with env.db.write() as session:
         token = session.get(Token, token_id)
-        if token is None or not (caller.is_admin or token.account_id == caller.account_id):
+        if token is None:
             raise NotFound(f"token {token_id} not found")
+        permissions.require(caller, "revoke", Target("token", owner_id=token.account_id),
+                            what=f"token {token_id}")
         if token.revoked_at is None:
             token.revoked_at = now
             audit.record(session, ctx, caller=caller, action="token.revoke", when=now,

@@ -32,46 +32,77 @@ ZONE_COLUMNS = (
     _Z.c.max_depth, _Z.c.apex_allowed, _Z.c.allowed_types, _Z.c.allowed_ops,
     _Z.c.realm_quota, _Z.c.ttl_min, _Z.c.ttl_max, _Z.c.default_ttl, _Z.c.backend_id,
     _B.c.name.label("backend_name"), _B.c.provider, _B.c.status.label("backend_status"),
-    _B.c.owner_account_id.label("backend_owner_id"),
+    _B.c.owner_account_id.label("backend_owner_id"), _Z.c.attached_labels,
 )
 
 
 ZONE_KEYS = ("id", "name", "status", "visibility", "approval", "min_depth", "max_depth",
              "apex_allowed", "allowed_types", "allowed_ops", "realm_quota", "ttl_min",
              "ttl_max", "default_ttl", "backend_id", "backend_name", "provider",
-             "backend_status", "backend_owner_id")
+             "backend_status", "backend_owner_id", "attached_labels")
 
 
 def zone_info_from_row(row: Any, raw: Raw | None = None) -> ZoneInfo:
     """A ZoneInfo from a mapping with ``ZONE_KEYS`` (a ``ZONE_COLUMNS`` row, or a
     hand-written query's row, whose JSON ``raw`` decodes)."""
     m = row._mapping if hasattr(row, "_mapping") else row
-    types, ops = m["allowed_types"], m["allowed_ops"]
+    types, ops, attached = m["allowed_types"], m["allowed_ops"], m["attached_labels"]
     if raw is not None:
-        types, ops = raw.json_set(types), raw.json_set(ops)
+        types, ops, attached = (raw.json_set(types), raw.json_set(ops),
+                                raw.json_set(attached))
     return ZoneInfo(
         id=m["id"], name=m["name"], backend_id=m["backend_id"],
         backend_name=m["backend_name"], provider=m["provider"],
         visibility=m["visibility"], approval=m["approval"], realm_quota=m["realm_quota"],
         ttl_min=m["ttl_min"], ttl_max=m["ttl_max"], default_ttl=m["default_ttl"],
         policy=ZonePolicy(
-            name=m["name"], active=m["status"] == "active",
+            name=m["name"], id=m["id"], active=m["status"] == "active",
             backend_active=m["backend_status"] == "active",
             min_depth=m["min_depth"], max_depth=m["max_depth"],
             apex_allowed=bool(m["apex_allowed"]), types=frozenset(types),
             operations=frozenset(ops), owner_id=m["backend_owner_id"],
+            attached_labels=frozenset(attached or ()),
         ),
     )
 
 
-def find_zone(session: Session, zone: str) -> ZoneInfo:
-    """The zone named ``zone`` (normalized), or ZoneNotFound."""
+def find_zone(session: Session, zone: str, *, owner_id: int | None = None) -> ZoneInfo:
+    """The platform zone named ``zone`` (normalized), or ZoneNotFound.
+
+    With ``owner_id``, that account's own zone of the name comes first: an
+    account's own zone is seen by name by its owner alone, and never shadows
+    the platform zone for anyone else.
+    """
+    owners = (_Z.c.owner_account_id.is_(None) if owner_id is None
+              else _Z.c.owner_account_id.is_(None) | (_Z.c.owner_account_id == owner_id))
+    rows = session.execute(
+        select(*ZONE_COLUMNS).join(_B, _B.c.id == _Z.c.backend_id)
+        .where(_Z.c.name == zone, owners)
+        .order_by(_Z.c.owner_account_id.is_(None))  # own (False) before platform (True)
+    ).all()
+    if not rows:
+        raise ZoneNotFound(f"zone {zone} not found")
+    return zone_info_from_row(rows[0])
+
+
+def find_zone_by_id(session: Session, zone_id: int) -> ZoneInfo:
+    """The zone with row id ``zone_id``, or ZoneNotFound."""
     row = session.execute(
-        select(*ZONE_COLUMNS).join(_B, _B.c.id == _Z.c.backend_id).where(_Z.c.name == zone)
+        select(*ZONE_COLUMNS).join(_B, _B.c.id == _Z.c.backend_id).where(_Z.c.id == zone_id)
     ).one_or_none()
     if row is None:
-        raise ZoneNotFound(f"zone {zone} not found")
+        raise ZoneNotFound(f"zone {zone_id} not found")
     return zone_info_from_row(row)
+
+
+def platform_zone_covering(session: Session, name: str) -> str | None:
+    """The platform zone at or above ``name``, if any (an account's own zone
+    may not take a name the platform serves)."""
+    rows = session.scalars(select(Zone.name).where(Zone.owner_account_id.is_(None)))
+    for zone in rows:
+        if names.is_at_or_below(name, zone):
+            return zone
+    return None
 
 
 def normalize_zone(text: str) -> str:
@@ -139,6 +170,7 @@ class PolicyUpdate:
     ttl_min: int | None = None
     ttl_max: int | None = None
     default_ttl: int | None = None
+    attached_labels: list[str] | None = None
 
 
 def _apply_policy(zone: Zone, update: PolicyUpdate) -> None:
@@ -167,6 +199,8 @@ def _apply_policy(zone: Zone, update: PolicyUpdate) -> None:
         zone.realm_quota = None
     elif update.realm_quota is not None:
         zone.realm_quota = update.realm_quota
+    if update.attached_labels is not None:
+        zone.attached_labels = parse_attached_labels(update.attached_labels)
     for field in ("ttl_min", "ttl_max", "default_ttl"):
         value = getattr(update, field)
         if value is not None:
@@ -193,6 +227,19 @@ def parse_types(values: list[str]) -> list[str]:
     if unknown:
         raise InvalidInput(f"unsupported record types: {', '.join(unknown)}")
     return out
+
+
+def parse_attached_labels(values: list[str]) -> list[str]:
+    """Validate labels a zone attaches to their parent (``_name``, as DNS spells
+    service labels), lower-cased, de-duplicated and sorted."""
+    out: set[str] = set()
+    for value in values:
+        label = names.normalize(value, allow_wildcard=False) if isinstance(value, str) else ""
+        if "." in label or not label.startswith("_") or len(label) < 2:
+            raise InvalidInput(f"attached labels are single labels starting with '_': "
+                               f"{value!r}")
+        out.add(label)
+    return sorted(out)
 
 
 def parse_operations(values: list[str]) -> list[str]:
@@ -228,10 +275,17 @@ async def add_zone(
         backend_row = session.scalars(select(Backend).where(Backend.name == backend)).first()
         if backend_row is None:
             raise NotFound(f"backend {backend!r} not found")
-        if session.scalars(select(Zone.id).where(Zone.name == name)).first() is not None:
+        owner_id = backend_row.owner_account_id
+        same = select(Zone.id).where(Zone.name == name, Zone.owner_account_id.is_(None)
+                                     if owner_id is None else Zone.owner_account_id == owner_id)
+        if session.scalars(same).first() is not None:
             raise Conflict(f"zone {name} already exists")
-        row = Zone(name=name, backend_id=backend_row.id, allowed_types=list(DEFAULT_TYPES),
-                   allowed_ops=list(OPERATIONS), created_at=now)
+        if owner_id is not None and platform_zone_covering(session, name) is not None:
+            raise Conflict(f"{name} is served by the platform; an account's own DNS cannot "
+                           "take a platform name")
+        row = Zone(name=name, backend_id=backend_row.id, owner_account_id=owner_id,
+                   allowed_types=list(DEFAULT_TYPES), allowed_ops=list(OPERATIONS),
+                   attached_labels=[], created_at=now)
         session.add(row)
         session.flush()  # the model's column defaults are the one source of defaults
         _apply_policy(row, policy or PolicyUpdate())
@@ -245,7 +299,7 @@ async def add_zone(
         session.flush()
         audit.record(session, ctx, caller=caller, action="zone.add", when=now, zone=name,
                      target=f"zone:{row.id}", details={"backend": backend})
-        return find_zone(session, name)
+        return find_zone_by_id(session, row.id)
 
 
 async def _require_upstream_zone(env: Env, backend_id: int, backend: str, zone: str) -> None:
@@ -269,14 +323,15 @@ def update_zone(
     name = normalize_zone(zone)
     now = env.clock()
     with env.db.write() as session:
-        row = session.scalars(select(Zone).where(Zone.name == name)).first()
+        row = session.scalars(select(Zone).where(
+            Zone.name == name, Zone.owner_account_id.is_(None))).first()
         if row is None:
             raise ZoneNotFound(f"zone {name} not found")
         _apply_policy(row, update)
         session.flush()
         audit.record(session, ctx, caller=caller, action="zone.update", when=now, zone=name,
                      target=f"zone:{row.id}", details=_changed_fields(update))
-        return find_zone(session, name)
+        return find_zone_by_id(session, row.id)
 
 
 def _changed_fields(update: PolicyUpdate) -> Mapping[str, Any]:

@@ -14,6 +14,7 @@ spelling is chosen by a seeded ``random.Random`` in one draw, which keeps
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 from dataclasses import dataclass
@@ -337,3 +338,87 @@ def oracle_claim_contains(claim: str, kind: str, name: tuple[str, ...] | str) ->
 def oracle_acme_of(host: str, name: tuple[str, ...] | str) -> bool:
     """Is ``name`` the DNS-01 challenge name of ``host``?"""
     return dns_name(name) == dns.name.Name([ACME.encode("ascii"), *dns_name(host).labels])
+
+
+# -- the ownership oracle: attached names, from the table in domain/ownership.py --
+
+def _n(text: str) -> dns.name.Name:
+    return dns.name.from_text(text)
+
+
+_EXACT = {("_acme-challenge",), ("_dmarc",), ("_mta-sts",), ("_smtp", "_tls")}
+_PROTOCOLS = {"_tcp", "_udp", "_sctp", "_dccp"}
+
+
+def _directly_attached(relative: tuple[str, ...], extra: frozenset[str]) -> bool:
+    """Do the labels between a name and a candidate base (left to right) make
+    the name one of the base's attached names (one step, no nesting)?"""
+    if relative in _EXACT:
+        return True
+    if (len(relative) == 2 and relative[1] in _PROTOCOLS and relative[0].startswith("_")
+            and relative[0] != "_"):
+        return True
+    return bool(relative) and (relative[-1] == "_domainkey" or relative[-1] in extra)
+
+
+def _relative(name: dns.name.Name, base: dns.name.Name) -> tuple[str, ...]:
+    return tuple(label.decode() for label in name.relativize(base).labels)
+
+
+@functools.cache
+def oracle_attached_to(name: str, base: str, extra: frozenset[str]) -> bool:
+    """Is ``name`` attached to ``base``, directly or through a chain of attachments?"""
+    n, b = _n(name), _n(base)
+    if not (n.is_subdomain(b) and n != b):
+        return False
+    if _directly_attached(_relative(n, b), extra):
+        return True
+    middle = n.parent()
+    while middle != b:
+        if (_directly_attached(_relative(n, middle), extra)
+                and oracle_attached_to(middle.to_text(True), base, extra)):
+            return True
+        middle = middle.parent()
+    return False
+
+
+@functools.cache
+def oracle_base_and_root(name: str, zone: str,
+                         extra: frozenset[str]) -> tuple[str, str] | None:
+    """The highest base at or below the zone that ``name`` is attached to, and the
+    shortest attached name on the way from that base to ``name``."""
+    n, z = _n(name), _n(zone)
+    candidates = []
+    ancestor = n.parent() if n != z else n
+    while ancestor.is_subdomain(z):
+        if oracle_attached_to(name, ancestor.to_text(True), extra):
+            candidates.append(ancestor)
+        if ancestor == z:
+            break
+        ancestor = ancestor.parent()
+    if not candidates:
+        return None
+    base = min(candidates, key=len)
+    root = n
+    step = n.parent()
+    while step != base:
+        if oracle_attached_to(step.to_text(True), base.to_text(True), extra):
+            root = step
+        step = step.parent()
+    return base.to_text(True), root.to_text(True)
+
+
+def oracle_contains(claim: str, kind: str, name: str) -> bool:
+    n, c = _n(name), _n(claim)
+    return {"host": n == c, "subtree": n.is_subdomain(c),
+            "below": n.is_subdomain(c) and n != c}[kind]
+
+
+def oracle_holds(claim: str, kind: str, name: str, zone: str,
+                 extra: frozenset[str] = frozenset()) -> bool:
+    found = oracle_base_and_root(name, zone, extra)
+    if found is None:
+        return oracle_contains(claim, kind, name)
+    base, root = found
+    return oracle_contains(claim, kind, base) or (
+        oracle_contains(claim, kind, name) and _n(claim).is_subdomain(_n(root)))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import re
 
 import dns.exception
@@ -340,7 +339,6 @@ def test_dot_boundary_regression() -> None:
     assert not names.claim_contains("example.test", "subtree", "evilexample.test")
     assert not names.claim_contains("example.test", "below", "evilexample.test")
     assert not names.claim_contains("home.example.test", "subtree", "xhome.example.test")
-    assert not names.overlaps("example.test", "subtree", "evilexample.test", "subtree")
 
 
 @pytest.mark.parametrize(
@@ -416,82 +414,3 @@ def test_claim_contains_agrees_with_dnspython(claim: str, kind: str, name: str) 
     assert names.is_strictly_below(name, claim) is (n.is_subdomain(c) and n != c)
 
 
-# -- overlaps -------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("a", "a_kind", "b", "b_kind", "expected"),
-    [
-        ("home.example.test", "host", "home.example.test", "host", True),
-        ("home.example.test", "host", "www.example.test", "host", False),
-        ("home.example.test", "host", "_acme-challenge.home.example.test", "host", True),
-        ("_acme-challenge.home.example.test", "host", "home.example.test", "host", True),
-        ("home.example.test", "host", "example.test", "subtree", True),
-        ("home.example.test", "host", "example.test", "below", True),
-        ("example.test", "host", "example.test", "below", True),  # via _acme-challenge
-        ("example.test", "host", "www.example.test", "subtree", False),
-        ("example.test", "subtree", "www.example.test", "host", True),
-        ("example.test", "below", "example.test", "below", True),
-        ("example.test", "subtree", "example.test", "below", True),
-        ("lab.example.test", "below", "x.lab.example.test", "host", True),
-        ("lab.example.test", "subtree", "www.example.test", "subtree", False),
-        ("example.test", "subtree", "evilexample.test", "subtree", False),
-        ("home.example.test", "subtree", "xhome.example.test", "host", False),
-        ("home.example.test", "host", "_acme-challenge.xhome.example.test", "host", False),
-    ],
-)
-def test_overlaps_examples(a: str, a_kind: str, b: str, b_kind: str, expected: bool) -> None:
-    assert names.overlaps(a, a_kind, b, b_kind) is expected
-    assert names.overlaps(b, b_kind, a, a_kind) is expected
-
-
-def test_overlaps_host_and_its_challenge_name_regression() -> None:
-    # A host claim includes its _acme-challenge name, so a host claim on that
-    # name collides with it -- in whichever order the two are compared.
-    host, challenge = "x.example.test", "_acme-challenge.x.example.test"
-    assert names.overlaps(host, "host", challenge, "host")
-    assert names.overlaps(challenge, "host", host, "host")
-
-
-@MANY
-@given(_VALID_RELATED, _KIND, _VALID_RELATED, _KIND)
-def test_overlaps_is_symmetric(a: str, a_kind: str, b: str, b_kind: str) -> None:
-    assert names.overlaps(a, a_kind, b, b_kind) is names.overlaps(b, b_kind, a, a_kind)
-
-
-# A small tree of names below the zone "t": claims sit at depth <= 3, and the
-# universe goes one level deeper, so any two overlapping claims share a
-# witness in it (the deeper claim itself, a child of it, or a challenge name).
-_TREE_LABELS = ("a", "b", ACME)
-_CLAIM_NAMES = tuple(
-    ".".join((*prefix, "t"))
-    for depth in range(4)
-    for prefix in itertools.product(_TREE_LABELS, repeat=depth)
-)
-_UNIVERSE = tuple(
-    ".".join((*prefix, "t"))
-    for depth in range(5)
-    for prefix in itertools.product(_TREE_LABELS, repeat=depth)
-)
-
-
-def _brute_force_covers(claim: str, kind: str, name: str) -> bool:
-    if kind == "host" and name == f"{ACME}.{claim}":
-        return True  # the owner of a host may write its DNS-01 challenge
-    return names.claim_contains(claim, kind, name)
-
-
-def _brute_force_overlaps(a: str, a_kind: str, b: str, b_kind: str) -> bool:
-    return any(
-        _brute_force_covers(a, a_kind, n) and _brute_force_covers(b, b_kind, n)
-        for n in _UNIVERSE
-    )
-
-
-@MANY
-@given(
-    st.sampled_from(_CLAIM_NAMES), st.sampled_from(KINDS),
-    st.sampled_from(_CLAIM_NAMES), st.sampled_from(KINDS),
-)
-def test_overlaps_agrees_with_brute_force(a: str, a_kind: str, b: str, b_kind: str) -> None:
-    assert names.overlaps(a, a_kind, b, b_kind) is _brute_force_overlaps(a, a_kind, b, b_kind)

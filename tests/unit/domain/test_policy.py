@@ -17,8 +17,9 @@ from adversarial_names import (
     Spelled,
     dns_name,
     mixed_rng,
-    oracle_acme_of,
+    oracle_base_and_root,
     oracle_claim_contains,
+    oracle_holds,
     relate,
     spell,
 )
@@ -35,6 +36,7 @@ from dnsgate.domain.policy import (
     Principal,
     RealmScope,
     TokenScope,
+    ZoneClaim,
     ZonePolicy,
     credential_standing,
     decide,
@@ -51,7 +53,7 @@ OPS = frozenset(OPERATIONS)
 CODES = {
     "ok", "token_revoked", "token_expired", "account_disabled", "ip_not_allowed",
     "zone_disabled", "name_outside_realm", "realm_inactive", "zone_policy",
-    "type_not_allowed", "operation_not_allowed",
+    "type_not_allowed", "operation_not_allowed", "subtree_required", "claim_inside",
 }
 
 
@@ -227,9 +229,9 @@ def test_row_6_admin_through_a_token_is_held_to_the_realm() -> None:
         ("host", "xhome.example.test", "A", False),
         ("host", "*.home.example.test", "A", False),
         ("host", f"{ACME}.{HOME}", "TXT", True),
-        ("host", f"{ACME}.{HOME}", "A", False),  # the extension is for TXT only
+        ("host", f"{ACME}.{HOME}", "A", True),  # an attached name of the host, any type
         ("host", f"{ACME}.www.{HOME}", "TXT", False),
-        ("host", f"{ACME}.{ACME}.{HOME}", "TXT", False),
+        ("host", f"{ACME}.{ACME}.{HOME}", "TXT", True),  # attachments nest
         ("host", f"{ACME}.xhome.example.test", "TXT", False),
         ("subtree", HOME, "A", True),
         ("subtree", "a.b.home.example.test", "A", True),
@@ -240,7 +242,7 @@ def test_row_6_admin_through_a_token_is_held_to_the_realm() -> None:
         ("below", HOME, "A", False),
         ("below", "www.home.example.test", "A", True),
         ("below", "*.home.example.test", "A", True),  # a wildcard is a name below
-        ("below", f"{ACME}.{HOME}", "TXT", True),
+        ("below", f"{ACME}.{HOME}", "TXT", False),  # it governs HOME, not below it
         ("below", "a.xhome.example.test", "A", False),
     ],
 )
@@ -250,10 +252,59 @@ def test_row_7_realm_kinds(kind: str, name: str, rtype: str, covered: bool) -> N
     assert ask(who, name=name, rtype=rtype, zone=zone_policy(max_depth=4)) == expected
 
 
-def test_row_7_acme_extension_needs_txt_in_the_realm() -> None:
+def test_row_11_attached_names_of_a_host_keep_the_realm_types() -> None:
     realm = realm_scope(kind="host", types=frozenset({"A", "AAAA"}))
     who = principal(realm, token=token_scope())
-    assert ask(who, name=f"{ACME}.{HOME}", rtype="TXT") == Decision(False, "name_outside_realm")
+    assert ask(who, name=f"{ACME}.{HOME}", rtype="TXT") == Decision(False, "type_not_allowed")
+
+
+@pytest.mark.parametrize("attached", [f"{ACME}.{HOME}", f"_dmarc.{HOME}",
+                                      f"s1._domainkey.{HOME}", f"_443._tcp.{HOME}"])
+def test_row_8_a_host_realm_holds_its_attached_names(attached: str) -> None:
+    who = principal(realm_scope(kind="host"), token=token_scope())
+    assert ask(who, name=attached, rtype="TXT") == ALLOW
+    below = principal(realm_scope(kind="below"), token=token_scope())
+    assert ask(below, name=attached, rtype="TXT").code == "name_outside_realm"
+
+
+def test_row_8_a_claim_on_an_attached_name_holds_it_not_its_base() -> None:
+    who = principal(realm_scope(name=f"{ACME}.{HOME}", kind="host"), token=token_scope())
+    assert ask(who, name=f"{ACME}.{HOME}", rtype="TXT", zone=zone_policy(max_depth=3)) == ALLOW
+    assert ask(who, name=HOME, rtype="TXT").code == "name_outside_realm"
+
+
+@pytest.mark.parametrize(("rtype", "allowed"), [("TXT", False), ("CNAME", False),
+                                                ("A", True), ("AAAA", True)])
+def test_row_8_a_wildcard_that_answers_for_attached_names_needs_the_parent(
+        rtype: str, allowed: bool) -> None:
+    # *.HOME TXT would answer _acme-challenge.HOME: a certificate for HOME.
+    who = principal(realm_scope(kind="below"), token=token_scope())
+    assert ask(who, name=f"*.{HOME}", rtype=rtype).allowed is allowed
+    assert ask(who, name=f"*.lab.{HOME}", rtype=rtype, zone=zone_policy(max_depth=4)) == ALLOW
+
+
+ZONE_NS = zone_policy(types=TYPES | {"NS", "CAA", "DNAME"})
+
+
+def test_row_13_a_host_realm_never_writes_ns_dname_or_caa() -> None:
+    who = principal(realm_scope(kind="host", types=ZONE_NS.types), token=token_scope())
+    for rtype in ("NS", "CAA", "DNAME"):
+        got = decide(who, "create", ZONE_NS, HOME, rtype, IP, NOW, claims=())
+        assert (got.code, got.row) == ("subtree_required", 13)
+        assert decide(who, "read", ZONE_NS, HOME, rtype, IP, NOW).allowed
+
+
+def test_row_14_no_delegation_over_another_accounts_claim() -> None:
+    who = principal(realm_scope(kind="subtree", types=ZONE_NS.types), token=token_scope())
+    mine = ZoneClaim(7, HOME, "subtree")
+    assert decide(who, "create", ZONE_NS, HOME, "NS", IP, NOW, claims=(mine,)) == ALLOW
+    other = ZoneClaim(8, f"x.{HOME}", "host")
+    got = decide(who, "create", ZONE_NS, HOME, "NS", IP, NOW, claims=(mine, other))
+    assert (got.code, got.row) == ("claim_inside", 14)
+    assert decide(who, "create", ZONE_NS, f"y.{HOME}", "NS", IP, NOW,
+                  claims=(mine, other)) == ALLOW
+    # Without the zone's claims nobody can say the subtree is free.
+    assert decide(who, "create", ZONE_NS, HOME, "CAA", IP, NOW).code == "claim_inside"
 
 
 def test_row_7_realm_of_another_zone_does_not_count() -> None:
@@ -328,13 +379,14 @@ def test_row_9_zone_depth_and_apex(zone: ZonePolicy, name: str, allowed: bool) -
     assert ask(who, zone=zone, name=name) == expected
 
 
-def test_row_9_acme_challenge_of_a_host_is_judged_at_the_host() -> None:
+def test_row_10_attached_names_are_judged_at_their_base() -> None:
     host = principal(realm_scope(kind="host"), token=token_scope())
     sub = principal(realm_scope(kind="subtree"), token=token_scope())
     shallow = zone_policy(max_depth=1)
     challenge = f"{ACME}.{HOME}"
     assert ask(host, zone=shallow, name=challenge, rtype="TXT") == ALLOW
-    assert ask(sub, zone=shallow, name=challenge, rtype="TXT") == Decision(False, "zone_policy")
+    assert ask(sub, zone=shallow, name=challenge, rtype="TXT") == ALLOW
+    assert ask(sub, zone=shallow, name=f"x.{HOME}").code == "zone_policy"
 
 
 def test_row_9_acme_challenge_of_the_apex_needs_apex_allowed() -> None:
@@ -677,20 +729,28 @@ def _normalized_query(sc: Scenario) -> str | None:
 
 
 def _routes(realm: RealmScope, zone: str, name: str, rtype: str) -> list[str]:
-    """The oracle: how ``realm`` covers ``name`` -- the anchors judged for depth.
+    """The oracle: how ``realm`` holds ``name`` -- the anchors judged for depth.
 
-    Uses dnspython only: same zone, claim kinds label-wise, and the DNS-01 TXT
-    name of a host realm allowing TXT (judged at the host).
+    Uses dnspython only (``adversarial_names``): same zone, claim kinds
+    label-wise; an attached name through its base (judged at the base) or by
+    a claim inside the attachment; a wildcard that answers for attached names
+    only with its parent held.
     """
     if dns_name(realm.zone) != dns_name(zone):
         return []
-    found = []
-    if oracle_claim_contains(realm.name, realm.kind, name):
-        found.append(name)
-    if (realm.kind == "host" and rtype == "TXT" and "TXT" in realm.types
-            and oracle_acme_of(realm.name, name)):
-        found.append(realm.name)
-    return found
+    if name.startswith("*.") and rtype in ("TXT", "CNAME", "TLSA", "SRV") and not (
+            oracle_holds(realm.name, realm.kind, name[2:], zone)):
+        return []
+    found = oracle_base_and_root(name, zone, frozenset())
+    if found is None:
+        return [name] if oracle_claim_contains(realm.name, realm.kind, name) else []
+    base, root = found
+    if oracle_claim_contains(realm.name, realm.kind, base):
+        return [base]
+    if (oracle_claim_contains(realm.name, realm.kind, name)
+            and dns_name(realm.name).is_subdomain(dns_name(root))):
+        return [name]
+    return []
 
 
 @MANY

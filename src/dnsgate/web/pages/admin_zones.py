@@ -15,6 +15,7 @@ from dnsgate.domain.errors import BackendUnavailable, Conflict, InvalidInput, No
 from dnsgate.domain.lifetime import status_of
 from dnsgate.domain.policy import OPERATIONS
 from dnsgate.domain.records import WRITABLE_TYPES
+from dnsgate.security.text import digits
 from dnsgate.services import accounts, backends, grants, zones
 from dnsgate.services.context import ZoneInfo
 from dnsgate.web import deps
@@ -163,10 +164,11 @@ def number(data: Form, name: str, errors: dict[str, str], *, low: int, high: int
         if required:
             errors[name] = "Enter a number."
         return None
-    if not text.isdigit() or not low <= int(text) <= high:
+    value = digits(text, maximum=high)
+    if value is None or value < low:
         errors[name] = f"Enter a whole number from {low} to {high}."
         return None
-    return int(text)
+    return value
 
 
 def _policy_update(data: Form) -> zones.PolicyUpdate:
@@ -194,7 +196,7 @@ def _policy_update(data: Form) -> zones.PolicyUpdate:
         status=data.text("status"), min_depth=min_depth, max_depth=max_depth,
         clear_max_depth=max_depth is None, apex_allowed=data.text("apex_allowed") == "yes",
         types=types, operations=ops, realm_quota=quota, clear_realm_quota=quota is None,
-        **ttls)
+        ttl_min=ttls["ttl_min"], ttl_max=ttls["ttl_max"], default_ttl=ttls["default_ttl"])
 
 
 #: The services' refusals of a policy, as (start of message, field, sentence for people).

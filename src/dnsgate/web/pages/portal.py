@@ -8,10 +8,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from dnsgate.api.params import INT32_MAX
 from dnsgate.domain import names
 from dnsgate.domain.errors import Conflict, Denied, DnsgateError, InvalidInput, NotFound
 from dnsgate.domain.lifetime import status_of
 from dnsgate.domain.policy import OPERATIONS, REALM_KINDS
+from dnsgate.security.text import digits
 from dnsgate.services import audit_log, realms, tokens
 from dnsgate.services.audit_log import AuditQuery
 from dnsgate.services.zones import visible_zones
@@ -74,12 +76,13 @@ def _token_fields(data: Form) -> dict[str, Any]:
     """The create form's values, checked for shape (the service checks the rest)."""
     errors: dict[str, str] = {}
     realm_text = data.text("realm_id")
-    if not realm_text.isdigit():
+    realm_id = digits(realm_text, maximum=INT32_MAX)
+    if realm_id is None:
         errors["realm_id"] = "Choose one of your realms."
     days_text = data.text("expires_days")
     days: int | None = None
     if days_text:
-        if not days_text.isdigit() or not 1 <= int(days_text) <= MAX_EXPIRY_DAYS:
+        if not digits(days_text, maximum=MAX_EXPIRY_DAYS):  # None, or 0
             errors["expires_days"] = (f"Enter whole days from 1 to {MAX_EXPIRY_DAYS}, "
                                       "or leave empty.")
         else:
@@ -88,7 +91,7 @@ def _token_fields(data: Form) -> dict[str, Any]:
         errors["name"] = "Use at most 100 characters."
     if errors:
         raise FormInvalid(errors)
-    return {"realm_id": int(realm_text), "name": data.text("name"),
+    return {"realm_id": realm_id, "name": data.text("name"),
             "types": data.getlist("types") or None,
             "operations": data.getlist("operations") or None,
             "names": data.lines("names") or None, "cidrs": data.lines("cidrs") or None,
@@ -233,8 +236,9 @@ async def request_realm(request: Request, who: deps.Viewer) -> Response:
         errors["kind"] = "Choose what the claim covers."
     if not errors:
         try:
+            upstream = await realms.read_upstream(state.env, who.caller, zone)
             realms.request_realm(state.env, deps.context(request), caller=who.caller,
-                                 zone=zone, name=name, kind=kind)
+                                 zone=zone, name=name, kind=kind, upstream=upstream)
         except (InvalidInput, Conflict, Denied, NotFound) as exc:
             errors = _realm_error(exc)
     if errors:
