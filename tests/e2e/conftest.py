@@ -96,7 +96,9 @@ def ui_server(_e2e_database_url: str, tmp_path_factory: pytest.TempPathFactory,
                           DNSGATE_SECRET_KEY=TEST_SECRET_KEY,
                           DNSGATE_SMTP_HOST="127.0.0.1", DNSGATE_SMTP_PORT=str(_e2e_mail.port),
                           DNSGATE_SMTP_SECURITY="none", DNSGATE_SMTP_FROM="dnsgate@e2e.test",
-                          DNSGATE_PUBLIC_URL="http://dnsgate.e2e.test")
+                          DNSGATE_PUBLIC_URL="http://dnsgate.e2e.test",
+                          # test_byod.py: the accounts' own PowerDNS runs on loopback
+                          DNSGATE_BYOD_ALLOW_NETWORKS="127.0.0.0/8,::1")
     try:
         with running("serve", process_env) as server:
             yield UiServer(server.base, world, admin, worker_id, mail=_e2e_mail)

@@ -37,15 +37,19 @@ class Capabilities:
 
 @dataclass(frozen=True, slots=True)
 class Health:
-    """What ``check()`` found. ``message`` is shown to admins: never a secret."""
+    """What ``check()`` found. ``message`` is shown to admins: never a secret.
+
+    ``category``: for a failed check, what an account is told instead of the
+    message (``backends/failures.py``); "" lets the services decide."""
 
     ok: bool
     message: str
     checked_at: datetime
+    category: str = ""
 
     @classmethod
-    def now(cls, ok: bool, message: str) -> Health:
-        return cls(ok, message, datetime.now(UTC))
+    def now(cls, ok: bool, message: str, category: str = "") -> Health:
+        return cls(ok, message, datetime.now(UTC), category)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,13 +109,18 @@ class ProviderConfig(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class Provider:
-    """A kind of DNS provider: how to configure it, what it can do, how to open it."""
+    """A kind of DNS provider: how to configure it, what it can do, how to open it.
+
+    ``open(config, egress=None)``: with an :class:`~dnsgate.security.egress.Egress`
+    (a backend an account brought), the adapter connects only where it allows,
+    and refuses at once (EgressRefused) what it can tell from the configuration.
+    """
 
     name: str
     description: str
     config_model: type[ProviderConfig]
     capabilities: Capabilities
-    open: Callable[[Any], Backend]
+    open: Callable[..., Backend]
 
 
 def secret_fields(model: type[BaseModel]) -> frozenset[str]:

@@ -21,10 +21,12 @@ import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import aiohttp
 from pydantic import Field, SecretStr, field_validator
 
+from dnsgate.backends import failures
 from dnsgate.backends.base import Capabilities, Health, Provider, ProviderConfig, provider_url
 from dnsgate.backends.cloudflare_records import (
     Json,
@@ -44,6 +46,7 @@ from dnsgate.domain.errors import (
     ZoneNotFound,
 )
 from dnsgate.domain.records import WRITABLE_TYPES, Change, RRset, Upsert
+from dnsgate.security.egress import Egress
 
 DEFAULT_API_URL = "https://api.cloudflare.com/client/v4"
 FAILED = "cloudflare backend failed"
@@ -91,11 +94,13 @@ class CloudflareConfig(ProviderConfig):
         return provider_url(value, https_only=True)
 
 
-class _Refused(BackendUnavailable):
+class _Refused(failures.ProviderFailure):
     """Cloudflare answered with an error: its HTTP status and error codes."""
 
     def __init__(self, message: str, *, status: int, codes: frozenset[int], detail: str) -> None:
-        super().__init__(message, detail=detail)
+        refused = status in (401, 403) or bool(codes & _AUTH_CODES)
+        super().__init__(message, detail=detail,
+                         category=failures.AUTH_REFUSED if refused else failures.BAD_ANSWER)
         self.status = status
         self.codes = codes
 
@@ -110,8 +115,10 @@ class CloudflareBackend:
     records_per_page = 100
 
     def __init__(self, config: CloudflareConfig, *,
-                 trace_configs: Sequence[aiohttp.TraceConfig] = ()) -> None:
+                 trace_configs: Sequence[aiohttp.TraceConfig] = (),
+                 egress: Egress | None = None) -> None:
         self.config = config
+        self._egress = egress  # an account's own backend: connect only where it allows
         self._traces = list(trace_configs)  # tests use them to see what goes upstream
         self._client: aiohttp.ClientSession | None = None
         self._zone_ids: dict[str, str] = {}
@@ -125,7 +132,8 @@ class CloudflareBackend:
                 timeout=aiohttp.ClientTimeout(total=self.config.timeout),
                 headers={"Authorization": f"Bearer {token}", "Accept": "application/json",
                          "User-Agent": "dnsgate"},
-                json_serialize=_json_dumps, trace_configs=self._traces or None)
+                json_serialize=_json_dumps, trace_configs=self._traces or None,
+                connector=self._egress.connector() if self._egress else None)
         return self._client
 
     async def aclose(self) -> None:
@@ -140,17 +148,21 @@ class CloudflareBackend:
         try:
             payload = await self._request("GET", "/user/tokens/verify")
         except _Refused as exc:
-            if exc.status in (401, 403) or exc.codes & _AUTH_CODES:
-                return Health.now(False, f"authentication failed (HTTP {exc.status})")
-            return Health.now(False, f"cloudflare API refused the check (HTTP {exc.status})")
+            if exc.category == failures.AUTH_REFUSED:
+                return Health.now(False, f"authentication failed (HTTP {exc.status})",
+                                  failures.AUTH_REFUSED)
+            return Health.now(False, f"cloudflare API refused the check (HTTP {exc.status})",
+                              failures.BAD_ANSWER)
         except BackendTimeout:
-            return Health.now(False, "cloudflare API timed out")
+            return Health.now(False, "cloudflare API timed out", failures.TIMED_OUT)
         except BackendUnavailable as exc:
-            return Health.now(False, f"cloudflare API unavailable: {_reason(exc)}")
+            return Health.now(False, f"cloudflare API unavailable: {_reason(exc)}",
+                              failures.categorize(exc))
         result = payload.get("result")
         status = result.get("status") if isinstance(result, dict) else None
         if status != "active":
-            return Health.now(False, f"API token is not active (status {status!s})")
+            return Health.now(False, f"API token is not active (status {status!s})",
+                              failures.AUTH_REFUSED)
         return Health.now(True, "API token is valid and active")
 
     async def zones(self) -> list[str]:
@@ -289,8 +301,9 @@ class CloudflareBackend:
             except aiohttp.ClientError as exc:
                 # str() of aiohttp's errors names the URL at most, never the
                 # request headers (repr() would); _scrub is the second guard.
-                failure = BackendUnavailable(FAILED, detail=self._scrub(
-                    f"{method} {path}: {type(exc).__name__}: {exc}"))
+                failure = failures.ProviderFailure(FAILED, detail=self._scrub(
+                    f"{method} {path}: {type(exc).__name__}: {exc}"),
+                    category=failures.categorize(exc))
             else:
                 if response.status_code not in _RETRY_STATUS:
                     return self._envelope(method, path, response)
@@ -400,8 +413,10 @@ def _zone_name(zone: Json) -> str | None:
         return None
 
 
-def _open(config: CloudflareConfig) -> CloudflareBackend:
-    return CloudflareBackend(config)
+def _open(config: CloudflareConfig, *, egress: Egress | None = None) -> CloudflareBackend:
+    if egress is not None:
+        egress.require_literal(urlsplit(config.api_url).hostname, field="api_url")
+    return CloudflareBackend(config, egress=egress)
 
 
 PROVIDER = Provider(

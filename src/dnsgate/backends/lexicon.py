@@ -55,6 +55,7 @@ from dnsgate.domain.errors import (
     ZoneNotFound,
 )
 from dnsgate.domain.records import Change, RRset, Upsert
+from dnsgate.security.egress import Egress, EgressRefused
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -368,7 +369,13 @@ class LexiconBackend:
         return text
 
 
-def _open(config: LexiconConfig) -> LexiconBackend:
+def _open(config: LexiconConfig, *, egress: Egress | None = None) -> LexiconBackend:
+    if egress is not None:
+        # Each lexicon provider makes its own requests (``requests``, its own
+        # URLs and redirects): nothing here could hold them to public addresses.
+        raise EgressRefused(config.provider_name, field="provider_name", reason=(
+            "lexicon providers cannot be limited to public addresses, so they are "
+            "not open to accounts' own backends"))
     return LexiconBackend(config)
 
 

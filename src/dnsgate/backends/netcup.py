@@ -69,10 +69,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from pydantic import Field, SecretStr, field_validator
 
+from dnsgate.backends import failures
 from dnsgate.backends.base import Capabilities, Health, Provider, ProviderConfig, provider_url
 from dnsgate.backends.netcup_records import (
     RECORD_TYPES,
@@ -91,6 +93,7 @@ from dnsgate.domain.errors import (
     ZoneNotFound,
 )
 from dnsgate.domain.records import Change, RRset
+from dnsgate.security.egress import Egress
 
 FAILED = "netcup backend failed"
 TIMED_OUT = "netcup backend timed out"
@@ -178,8 +181,10 @@ class NetcupBackend:
     def __init__(self, config: NetcupConfig, *,
                  trace_configs: Sequence[aiohttp.TraceConfig] = (),
                  cache_max_age: float = 300.0, session_idle: float = 14 * 60.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 egress: Egress | None = None) -> None:
         self.config = config
+        self._egress = egress  # an account's own backend: connect only where it allows
         self._trace_configs = list(trace_configs)  # injected by tests to see what goes upstream
         self._cache_max_age = cache_max_age
         self._session_idle = session_idle
@@ -201,11 +206,13 @@ class NetcupBackend:
         except _NetcupError as exc:
             return Health.now(False, self._redact(
                 f"netcup login failed ({exc.code} {exc.short}): {exc.long} -- check the "
-                "customer number, API key and API password"))
+                "customer number, API key and API password"), failures.AUTH_REFUSED)
         except BackendTimeout:
-            return Health.now(False, f"netcup API did not answer within {self.config.timeout:g} s")
+            return Health.now(False, f"netcup API did not answer within {self.config.timeout:g} s",
+                              failures.TIMED_OUT)
         except BackendUnavailable as exc:
-            return Health.now(False, f"netcup API unreachable ({exc.detail})")
+            return Health.now(False, f"netcup API unreachable ({exc.detail})",
+                              failures.categorize(exc))
         return Health.now(True, f"logged in to the netcup API as customer "
                                 f"{self.config.customer_number}")
 
@@ -387,12 +394,13 @@ class NetcupBackend:
         """One POST; the ``responsedata`` of a success, else _NetcupError or Backend*."""
         client = self._http()
         attempts = 1 + (READ_RETRIES if action in _IDEMPOTENT else 0)
-        failure = ""
+        failure, category = "", failures.BAD_ANSWER
         for attempt in range(attempts):
             if attempt:
                 await asyncio.sleep(_BACKOFF * attempt)
             try:
-                async with client.post(self.config.endpoint,
+                # No redirects: the credentials go to the endpoint only.
+                async with client.post(self.config.endpoint, allow_redirects=False,
                                        json={"action": action, "param": param}) as response:
                     answer = _Answer(response.status, await response.read(),
                                      response.charset)
@@ -405,12 +413,14 @@ class NetcupBackend:
                 # Connection refused/reset, server disconnected, broken payload or
                 # HTTP framing; the text names the URL, never the request body.
                 failure = f"{action}: {type(exc).__name__} {exc}"
+                category = failures.categorize(exc)
                 continue
             if answer.status >= 500:
                 failure = f"{action}: HTTP {answer.status}: {answer.text[:_EXCERPT]}"
+                category = failures.BAD_ANSWER
                 continue
             return self._answer(action, answer)
-        raise BackendUnavailable(FAILED, detail=self._redact(failure))
+        raise failures.ProviderFailure(FAILED, detail=self._redact(failure), category=category)
 
     def _answer(self, action: str, answer: _Answer) -> Any:
         if answer.status != 200:
@@ -439,15 +449,17 @@ class NetcupBackend:
             self._client = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.config.timeout),
                 headers={"Accept": "application/json"},
-                trace_configs=self._trace_configs or None)
+                trace_configs=self._trace_configs or None,
+                connector=self._egress.connector() if self._egress else None)
         return self._client
 
     def _zone_lock(self, zone: str) -> asyncio.Lock:
         return self._zone_locks.setdefault(zone, asyncio.Lock())
 
     def _unavailable(self, exc: _NetcupError) -> BackendUnavailable:
-        return BackendUnavailable(FAILED, detail=self._redact(
-            f"{exc.action}: netcup {exc.code} {exc.short}: {exc.long}"[:2 * _EXCERPT]))
+        return failures.ProviderFailure(FAILED, detail=self._redact(
+            f"{exc.action}: netcup {exc.code} {exc.short}: {exc.long}"[:2 * _EXCERPT]),
+            category=failures.AUTH_REFUSED if exc.action == "login" else failures.BAD_ANSWER)
 
     def _redact(self, text: str) -> str:
         for secret in (self.config.api_key.get_secret_value(),
@@ -466,8 +478,10 @@ def _record_list(data: Any, action: str) -> list[dict[str, Any]] | None:
     return records
 
 
-def _open(config: Any) -> NetcupBackend:
-    return NetcupBackend(config)
+def _open(config: Any, *, egress: Egress | None = None) -> NetcupBackend:
+    if egress is not None:
+        egress.require_literal(urlsplit(config.endpoint).hostname, field="endpoint")
+    return NetcupBackend(config, egress=egress)
 
 
 PROVIDER = Provider(

@@ -15,11 +15,12 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 from pydantic import Field, SecretStr, field_validator
 
+from dnsgate.backends import failures
 from dnsgate.backends.base import (
     Capabilities,
     Health,
@@ -39,6 +40,7 @@ from dnsgate.domain.errors import (
     ZoneNotFound,
 )
 from dnsgate.domain.records import WRITABLE_TYPES, Change, RRset, Upsert, canonical_rdata
+from dnsgate.security.egress import Egress
 
 FAILED = "powerdns backend failed"
 TIMED_OUT = "powerdns backend timed out"
@@ -74,8 +76,10 @@ class PowerDNSBackend:
                                 blind_writes=True)
 
     def __init__(self, config: PowerDNSConfig, *,
-                 trace_configs: Sequence[aiohttp.TraceConfig] = ()) -> None:
+                 trace_configs: Sequence[aiohttp.TraceConfig] = (),
+                 egress: Egress | None = None) -> None:
         self.config = config
+        self._egress = egress  # an account's own backend: connect only where it allows
         self._traces = list(trace_configs)  # tests use them to see what goes upstream
         self._client: aiohttp.ClientSession | None = None
         self._base = f"{config.api_url}/api/v1/servers/{quote(config.server_id, safe='')}"
@@ -86,19 +90,22 @@ class PowerDNSBackend:
         try:
             response = await self._request("GET", "", read=True, allow=(401, 403, 404))
         except BackendTimeout:
-            return Health.now(False, f"no answer within {self.config.timeout:g}s")
+            return Health.now(False, f"no answer within {self.config.timeout:g}s",
+                              failures.TIMED_OUT)
         except _Failure as exc:
-            return Health.now(False, exc.health)
+            return Health.now(False, exc.health, exc.category)
         if response.status_code in (401, 403):
-            return Health.now(False, f"authentication failed (HTTP {response.status_code})")
+            return Health.now(False, f"authentication failed (HTTP {response.status_code})",
+                              failures.AUTH_REFUSED)
         if response.status_code == 404:
-            return Health.now(False, f"server id {self.config.server_id!r} not found (HTTP 404)")
+            return Health.now(False, f"server id {self.config.server_id!r} not found (HTTP 404)",
+                              failures.BAD_ANSWER)
         try:
             body = _json(response)
         except _Failure as exc:
-            return Health.now(False, exc.health)
+            return Health.now(False, exc.health, exc.category)
         if not isinstance(body, dict) or "id" not in body:
-            return Health.now(False, "unexpected answer from the API")
+            return Health.now(False, "unexpected answer from the API", failures.BAD_ANSWER)
         return Health.now(True, f"PowerDNS {body.get('version', '?')} reachable")
 
     async def zones(self) -> list[str]:
@@ -202,7 +209,8 @@ class PowerDNSBackend:
                 timeout=aiohttp.ClientTimeout(total=self.config.timeout),
                 headers={"X-API-Key": self.config.api_key.get_secret_value(),
                          "Accept": "application/json"},
-                trace_configs=self._traces or None)
+                trace_configs=self._traces or None,
+                connector=self._egress.connector() if self._egress else None)
         return self._client
 
     async def _request(self, method: str, path: str, *, read: bool = False,
@@ -228,7 +236,8 @@ class PowerDNSBackend:
                     await asyncio.sleep(_BACKOFF * (attempt + 1))
                     continue
                 raise _Failure("cannot connect to the API", f"{method} {path or '/'}: "
-                               f"{type(exc).__name__}: {self._scrub(str(exc))}") from None
+                               f"{type(exc).__name__}: {self._scrub(str(exc))}",
+                               failures.categorize(exc)) from None
             if response.status_code in _RETRY_STATUS and not last:
                 await asyncio.sleep(_BACKOFF * (attempt + 1))
                 continue
@@ -236,14 +245,19 @@ class PowerDNSBackend:
                 return response
             kind = ("authentication failed" if response.status_code in (401, 403)
                     else "unexpected answer")
+            refused = response.status_code in (401, 403)
             raise _Failure(f"{kind} (HTTP {response.status_code})",
                            f"{method} {path or '/'}: HTTP {response.status_code}: "
-                           f"{self._scrub(_excerpt(response))}")
+                           f"{self._scrub(_excerpt(response))}",
+                           failures.AUTH_REFUSED if refused else failures.BAD_ANSWER)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _exchange(self, method: str, url: str, params: dict[str, str] | None,
                         body: Any) -> _Answer:
-        async with self._http().request(method, url, params=params, json=body) as response:
+        # No redirects: the API key goes to api_url only (and a redirect would
+        # lead an account's own backend past the address it was checked for).
+        async with self._http().request(method, url, params=params, json=body,
+                                        allow_redirects=False) as response:
             return _Answer(response.status, await response.read())
 
     def _scrub(self, text: str) -> str:
@@ -251,11 +265,11 @@ class PowerDNSBackend:
         return text.replace(key, "**********") if key else text
 
 
-class _Failure(BackendUnavailable):
-    """BackendUnavailable with a one-line summary for ``check()`` (never a secret)."""
+class _Failure(failures.ProviderFailure):
+    """A failure with a one-line summary for ``check()`` (never a secret)."""
 
-    def __init__(self, health: str, detail: str) -> None:
-        super().__init__(FAILED, detail=detail)
+    def __init__(self, health: str, detail: str, category: str = failures.BAD_ANSWER) -> None:
+        super().__init__(FAILED, detail=detail, category=category)
         self.health = health
 
 
@@ -336,8 +350,10 @@ def _rrset(item: Any) -> RRset | None:
     return RRset(name, rtype, ttl, canonical)
 
 
-def _open(config: PowerDNSConfig) -> PowerDNSBackend:
-    return PowerDNSBackend(config)
+def _open(config: PowerDNSConfig, *, egress: Egress | None = None) -> PowerDNSBackend:
+    if egress is not None:
+        egress.require_literal(urlsplit(config.api_url).hostname, field="api_url")
+    return PowerDNSBackend(config, egress=egress)
 
 
 PROVIDER = Provider(

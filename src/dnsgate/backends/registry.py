@@ -7,6 +7,7 @@ is the one place a new provider is registered.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import ValidationError
@@ -18,6 +19,7 @@ from dnsgate.backends.sealing import unsealed
 from dnsgate.db.engine import Database
 from dnsgate.db.models import Backend as BackendRow
 from dnsgate.domain.errors import InvalidInput, NotFound
+from dnsgate.security.egress import Egress, EgressRefused, Network
 
 BUILTIN = "builtin"
 
@@ -87,11 +89,21 @@ def parse_config(name: str, config: dict[str, Any]) -> ProviderConfig:
 
 
 class BackendRegistry:
-    """Opens each configured backend once (adapters keep sessions and caches)."""
+    """Opens each configured backend once (adapters keep sessions and caches).
 
-    def __init__(self, db: Database, server_key: bytes) -> None:
+    A backend an account owns is opened with the egress guard
+    (``security/egress.py``): it connects only to public addresses and the
+    operator's ``allow_networks``; a platform backend is not limited.
+    """
+
+    def __init__(self, db: Database, server_key: bytes, *,
+                 allow_networks: Iterable[Network] = (),
+                 byod_providers: Iterable[str] = ()) -> None:
         self.db = db
         self.server_key = server_key
+        self.egress = Egress(tuple(allow_networks))
+        #: Providers an account may bring its own backend of (DNSGATE_BYOD_PROVIDERS).
+        self.byod_providers = tuple(byod_providers)
         self._open: dict[int, Backend] = {}
 
     def get(self, backend_id: int) -> Backend:
@@ -99,19 +111,41 @@ class BackendRegistry:
         if backend is None:
             with self.db.read() as session:
                 row = session.execute(
-                    select(BackendRow.provider, BackendRow.config).where(
+                    select(BackendRow.provider, BackendRow.config,
+                           BackendRow.owner_account_id).where(
                         BackendRow.id == backend_id)).one_or_none()
             if row is None:
                 raise NotFound(f"backend {backend_id} not found")
-            backend = self.open(row.provider, unsealed(self.server_key, row.config or {}))
+            backend = self.open(row.provider, unsealed(self.server_key, row.config or {}),
+                                owned=row.owner_account_id is not None)
             self._open[backend_id] = backend
         return backend
 
-    def open(self, provider_name: str, config: dict[str, Any]) -> Backend:
-        """A new adapter for a configuration with its secrets in the clear (not cached)."""
+    def open(self, provider_name: str, config: dict[str, Any], *,
+             owned: bool = False) -> Backend:
+        """A new adapter for a configuration with its secrets in the clear (not cached).
+
+        ``owned``: an account's own backend, opened with the egress guard
+        (EgressRefused if its configuration names an address it may not reach)."""
         if provider_name == BUILTIN:
             return BuiltinBackend(self.db)
-        return provider(provider_name).open(parse_config(provider_name, config))
+        parsed = parse_config(provider_name, config)
+        if owned:
+            return provider(provider_name).open(parsed, egress=self.egress)
+        return provider(provider_name).open(parsed)
+
+    def require_reachable(self, provider_name: str, config: ProviderConfig) -> None:
+        """Refuse (InvalidConfig, by field) the configuration of an account's own
+        backend that names an address the egress guard refuses, before it is
+        saved. Host names are checked when they are resolved, at each use."""
+        try:
+            provider(provider_name).open(config, egress=self.egress)
+        except EgressRefused as refused:
+            field = refused.field or ""
+            raise InvalidConfig(
+                f"invalid {provider_name} configuration: "
+                f"{field or 'config'}: {refused.reason}",
+                fields={field: refused.reason}) from None
 
     def builtin(self) -> BuiltinBackend:
         """The adapter of the built-in store (there is one per database)."""

@@ -50,6 +50,7 @@ import dns.xfr
 import dns.zone
 from pydantic import Field, SecretStr, field_validator
 
+from dnsgate.backends import failures
 from dnsgate.backends.base import Capabilities, Health, Provider, ProviderConfig
 from dnsgate.domain import names
 from dnsgate.domain.errors import (
@@ -62,6 +63,7 @@ from dnsgate.domain.errors import (
     ZoneNotFound,
 )
 from dnsgate.domain.records import WRITABLE_TYPES, Change, RRset, Upsert, canonical_rdata
+from dnsgate.security.egress import Egress
 
 NAME: Final = "rfc2136"
 FAILED: Final = f"{NAME} backend failed"
@@ -152,8 +154,9 @@ class RFC2136Backend:
                                 record_types=WRITABLE_TYPES, atomic_batches=True,
                                 blind_writes=True)
 
-    def __init__(self, config: RFC2136Config) -> None:
+    def __init__(self, config: RFC2136Config, *, egress: Egress | None = None) -> None:
         self.config = config
+        self._egress = egress  # an account's own backend: connect only where it allows
         self._key = _Key(config.tsig_key_name, config.tsig_secret.get_secret_value(),
                          config.tsig_algorithm)
         host = f"[{config.server}]" if ":" in config.server else config.server
@@ -170,12 +173,12 @@ class RFC2136Backend:
             try:
                 response = await self._retrying(partial(self._query, zone, "SOA"))
             except BackendUnavailable as exc:  # its detail names the zone, never the secret
-                return Health.now(False, exc.detail or exc.message)
+                return Health.now(False, exc.detail or exc.message, failures.categorize(exc))
             rcode = response.rcode()
             if rcode != dns.rcode.NOERROR or not response.flags & dns.flags.AA or not any(
                     rr.rdtype == dns.rdatatype.SOA for rr in response.answer):
                 return Health.now(False, f"{self._where} is not authoritative for {zone} "
-                                         f"({dns.rcode.to_text(rcode)})")
+                                         f"({dns.rcode.to_text(rcode)})", failures.ZONE_UNKNOWN)
         count = len(self.config.zones)
         return Health.now(True, f"{self._where} is authoritative for {count} "
                                 f"zone{'s' if count != 1 else ''}; TSIG key accepted")
@@ -265,9 +268,11 @@ class RFC2136Backend:
     async def _apex_ns(self, zone: str) -> dns.rdataset.Rdataset:
         response = await self._retrying(partial(self._query, zone, "NS"))
         if response.rcode() != dns.rcode.NOERROR or not response.flags & dns.flags.AA:
-            raise BackendUnavailable(f"{FAILED}: the server is not authoritative for the zone",
-                                     detail=f"NS query for {zone} at {self._where}: "
-                                            f"{dns.rcode.to_text(response.rcode())}")
+            raise failures.ProviderFailure(
+                f"{FAILED}: the server is not authoritative for the zone",
+                detail=f"NS query for {zone} at {self._where}: "
+                       f"{dns.rcode.to_text(response.rcode())}",
+                category=failures.ZONE_UNKNOWN)
         for rrset in response.answer:
             if rrset.rdtype == dns.rdatatype.NS and rrset.name == _abs(zone):
                 # TTL 0: a prerequisite's TTL must be zero (RFC 2136 2.4).
@@ -349,8 +354,13 @@ class RFC2136Backend:
                                      ) from None
 
     async def _host(self) -> str:
-        """The server as an address (dnspython needs one); resolved per call."""
+        """The server as an address (dnspython needs one); resolved per call.
+
+        An account's own backend: every address checked, and dnspython is
+        handed a checked one (it connects to exactly that)."""
         server = self.config.server
+        if self._egress is not None:
+            return (await self._egress.resolve(server, self.config.port))[0]
         try:
             ipaddress.ip_address(server)
         except ValueError:
@@ -432,13 +442,15 @@ def _rcode_error(rcode: dns.rcode.Rcode, what: str, where: str) -> BackendUnavai
     text = dns.rcode.to_text(rcode)
     detail = f"{what} at {where}: {text}"
     if rcode in (dns.rcode.NOTAUTH, dns.rcode.NOTZONE):
-        return BackendUnavailable(f"{FAILED}: the server is not authoritative for the zone "
-                                  f"({text})", detail=detail)
+        return failures.ProviderFailure(
+            f"{FAILED}: the server is not authoritative for the zone ({text})",
+            detail=detail, category=failures.ZONE_UNKNOWN)
     if rcode == dns.rcode.REFUSED:
         # BIND says why only in its log: the ACL or update-policy, or an
         # integrity check (e.g. an in-zone MX/SRV target without an address).
-        return BackendUnavailable(f"{FAILED}: the server refused the request (REFUSED)",
-                                  detail=f"{detail} (the server's log says why)")
+        return failures.ProviderFailure(
+            f"{FAILED}: the server refused the request (REFUSED)",
+            detail=f"{detail} (the server's log says why)", category=failures.AUTH_REFUSED)
     return BackendUnavailable(f"{FAILED} ({text})", detail=detail)
 
 
@@ -464,8 +476,10 @@ def _rdataset(rr: RRset) -> dns.rdataset.Rdataset:
     return dns.rdataset.from_rdata_list(rr.ttl, rdatas)
 
 
-def open_backend(config: RFC2136Config) -> RFC2136Backend:
-    return RFC2136Backend(config)
+def open_backend(config: RFC2136Config, *, egress: Egress | None = None) -> RFC2136Backend:
+    if egress is not None:
+        egress.require_literal(config.server, field="server")
+    return RFC2136Backend(config, egress=egress)
 
 
 PROVIDER = Provider(

@@ -31,6 +31,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import boto3
 import botocore.config
@@ -39,6 +40,7 @@ import botocore.parsers
 from botocore import xform_name
 from pydantic import Field, SecretStr, field_validator
 
+from dnsgate.backends import failures
 from dnsgate.backends.base import Capabilities, Health, Provider, ProviderConfig, provider_url
 from dnsgate.backends.route53_records import (
     RecordSet,
@@ -56,6 +58,8 @@ from dnsgate.domain.errors import (
     ZoneNotFound,
 )
 from dnsgate.domain.records import WRITABLE_TYPES, Change, RRset
+from dnsgate.security import egress as egress_policy
+from dnsgate.security.egress import Egress, EgressRefused
 
 log = logging.getLogger(__name__)
 
@@ -147,12 +151,13 @@ class Route53Backend:
         try:
             answer = await self._call("GetHostedZoneCount", read=True)
         except BackendTimeout:
-            return Health.now(False, f"no answer within {self.config.timeout:g}s")
+            return Health.now(False, f"no answer within {self.config.timeout:g}s",
+                              failures.TIMED_OUT)
         except _Failure as exc:
-            return Health.now(False, exc.health)
+            return Health.now(False, exc.health, exc.category)
         count = answer.get("HostedZoneCount")
         if not isinstance(count, int):
-            return Health.now(False, "unexpected answer from Route 53")
+            return Health.now(False, "unexpected answer from Route 53", failures.BAD_ANSWER)
         return Health.now(True, f"Route 53 reachable ({count} hosted zones)")
 
     async def zones(self) -> list[str]:
@@ -388,7 +393,7 @@ class Route53Backend:
         detail = f"{operation}: HTTP {status} {code}: {message}".rstrip(": ")
         if code in _AUTH_CODES or status in (401, 403):
             return _Failure(f"authentication failed (HTTP {status}{' ' + code if code else ''})",
-                            detail)
+                            detail, category=failures.AUTH_REFUSED)
         if code in _THROTTLE_CODES or status == 429:
             return _Failure("throttled by Route 53", detail, retryable=True)
         if not isinstance(status, int) or status >= 500 or status < 400:
@@ -400,7 +405,8 @@ class Route53Backend:
         text = self._scrub(str(exc))[:_EXCERPT]
         detail = f"{operation}: {type(exc).__name__}: {text}"
         if isinstance(exc, _CONNECTION_ERRORS):
-            return _Failure("cannot connect to Route 53", detail, retryable=True)
+            return _Failure("cannot connect to Route 53", detail, retryable=True,
+                            category=failures.categorize(exc))
         return _Failure("unparseable answer from Route 53", detail, retryable=True)
 
     def _scrub(self, text: str) -> str:
@@ -411,11 +417,12 @@ class Route53Backend:
         return text
 
 
-class _Failure(BackendUnavailable):
-    """BackendUnavailable with a one-line summary for ``check()`` (never a secret)."""
+class _Failure(failures.ProviderFailure):
+    """A failure with a one-line summary for ``check()`` (never a secret)."""
 
-    def __init__(self, health: str, detail: str, *, retryable: bool = False) -> None:
-        super().__init__(FAILED, detail=detail)
+    def __init__(self, health: str, detail: str, *, retryable: bool = False,
+                 category: str = failures.BAD_ANSWER) -> None:
+        super().__init__(FAILED, detail=detail, category=category)
         self.health = health
         self.retryable = retryable
 
@@ -493,7 +500,19 @@ def _record_sets(answer: dict[str, Any]) -> Iterable[RecordSet]:
         yield RecordSet(name, item["Type"].upper(), item)
 
 
-def _open(config: Route53Config) -> Route53Backend:
+def _open(config: Route53Config, *, egress: Egress | None = None) -> Route53Backend:
+    if egress is not None and config.endpoint_url is not None:
+        # boto3 resolves and connects inside urllib3, where the address cannot be
+        # checked and pinned, so an account's own backend takes a custom endpoint
+        # only as an IP address (nothing to resolve), and one the guard allows.
+        # Without endpoint_url it talks to AWS's own endpoint, which the account
+        # does not choose.
+        host = urlsplit(config.endpoint_url).hostname or ""
+        if egress_policy.parse(host) is None:
+            raise EgressRefused(host, field="endpoint_url", reason=(
+                "must be an IP address for an account's own backend (a host name "
+                "could not be pinned), or left empty for AWS"))
+        egress.require(host, field="endpoint_url")
     return Route53Backend(config)
 
 

@@ -4,28 +4,43 @@ A configuration is validated by its provider's model on save; its secrets are
 sealed at rest (``backends/sealing.py``) and shown as ``**********``
 everywhere else. Sending the mask back on an edit keeps the stored secret, so
 an admin can change a URL without re-typing a key.
+
+A backend an account brought (bring your own DNS) reaches only the addresses
+the egress guard allows (``security/egress.py``), checked when it is saved and
+at every connection, and what its provider says never reaches anyone: its
+checks, zone listings and audit events carry a category only
+(``backends/failures.py``).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from dnsgate.backends import registry
+from dnsgate.backends import failures, registry
 from dnsgate.backends.base import Health, ProviderConfig
 from dnsgate.backends.registry import BUILTIN
 from dnsgate.backends.sealing import sealed_dump, unsealed
-from dnsgate.db.models import Backend
-from dnsgate.domain.errors import BackendUnavailable, Conflict, Denied, InvalidInput, NotFound
-from dnsgate.services import audit
+from dnsgate.db.models import Backend, Grant, Realm, Token, Zone
+from dnsgate.domain.errors import (
+    BackendUnavailable,
+    Conflict,
+    DnsgateError,
+    InvalidInput,
+    NotFound,
+)
+from dnsgate.domain.permissions import Target
+from dnsgate.services import audit, permissions
 from dnsgate.services.context import Caller, Env, RequestContext
 
+log = logging.getLogger("dnsgate.backends")
 MASK = "**********"
 STATUSES = ("active", "disabled")
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -45,14 +60,18 @@ class BackendView:
     health_message: str
     health_checked_at: datetime | None
     created_at: datetime
+    #: An account's own backend whose last check failed: the failure's category.
+    health_category: str | None = None
 
 
 def _view(env: Env, row: Backend) -> BackendView:
+    owned = row.owner_account_id is not None
     return BackendView(
         id=row.id, name=row.name, provider=row.provider, status=row.status,
         owner_account_id=row.owner_account_id, config=masked_config(env, row),
         health_status=row.health_status, health_message=row.health_message,
-        health_checked_at=row.health_checked_at, created_at=row.created_at)
+        health_checked_at=row.health_checked_at, created_at=row.created_at,
+        health_category=failures.of_sentence(row.health_message) if owned else None)
 
 
 def masked_config(env: Env, row: Backend) -> dict[str, Any]:
@@ -106,10 +125,16 @@ def find_backend(env: Env, caller: Caller, backend_id: int, *, own: bool) -> Bac
     """
     with env.db.read() as session:
         row = session.get(Backend, backend_id)
-        mine = row is not None and row.owner_account_id == caller.account_id
-        if row is None or not (mine or (caller.is_admin and not own)):
+        if row is None:
             raise NotFound(f"backend {backend_id} not found")
+        permissions.require(caller, "see", _target(row), what=f"backend {backend_id}",
+                            own=own)
         return _view(env, row)
+
+
+def _target(row: Backend) -> Target:
+    """A backend as ``domain/permissions.py`` sees it."""
+    return Target("backend", owner_id=row.owner_account_id, own_dns_id=row.owner_account_id)
 
 
 def add_own_backend(env: Env, ctx: RequestContext, *, caller: Caller, name: str,
@@ -121,8 +146,49 @@ def add_own_backend(env: Env, ctx: RequestContext, *, caller: Caller, name: str,
     built-in store never: it is the platform's)."""
     if provider == BUILTIN or provider not in allowed:
         raise InvalidInput(f"provider {provider!r} is not open to accounts here")
+    env.backends.require_reachable(provider, _parse(provider, config))
     return add_backend(env, ctx, caller=caller, name=name, provider=provider, config=config,
                        owner_account_id=caller.account_id)
+
+
+def own_backend(env: Env, caller: Caller, name: str) -> BackendView:
+    """The caller's own backend called ``name``; NotFound for any other."""
+    with env.db.read() as session:
+        row = session.scalars(select(Backend).where(Backend.name == name)).first()
+        if row is None:
+            raise NotFound(f"backend {name!r} not found")
+        permissions.require(caller, "see", _target(row), what=f"backend {name!r}", own=True)
+        return _view(env, row)
+
+
+async def delete_own_backend(env: Env, ctx: RequestContext, *, caller: Caller,
+                             name: str) -> list[str]:
+    """Delete the caller's own backend with the zones it serves and the realms,
+    grants and tokens in them (as deleting the account would); returns the
+    zones removed. Records at the provider stay as they are."""
+    now = env.clock()
+    with env.db.write() as session:
+        row = session.scalars(select(Backend).where(Backend.name == name)).first()
+        if row is None:
+            raise NotFound(f"backend {name!r} not found")
+        permissions.require(caller, "delete", _target(row), what=f"backend {name!r}",
+                            own=True)
+        backend_id = row.id
+        zone_rows = session.execute(select(Zone.id, Zone.name).where(
+            Zone.backend_id == backend_id).order_by(Zone.name)).all()
+        zone_ids = [z.id for z in zone_rows]
+        realm_ids = select(Realm.id).where(Realm.zone_id.in_(zone_ids))
+        session.execute(delete(Token).where(Token.realm_id.in_(realm_ids)))
+        session.execute(delete(Realm).where(Realm.zone_id.in_(zone_ids)))
+        session.execute(delete(Grant).where(Grant.zone_id.in_(zone_ids)))
+        session.execute(delete(Zone).where(Zone.id.in_(zone_ids)))
+        session.execute(delete(Backend).where(Backend.id == backend_id))
+        removed = [z.name for z in zone_rows]
+        audit.record(session, ctx, caller=caller, action="backend.delete", when=now,
+                     target=f"backend:{backend_id}",
+                     details={"name": name, "zones": removed})
+    await env.backends.forget(backend_id)  # the cached adapter holds its credentials
+    return removed
 
 
 def get_backend(env: Env, name: str) -> BackendView:
@@ -169,12 +235,12 @@ async def update_backend(env: Env, ctx: RequestContext, *, caller: Caller | None
     with env.db.write() as session:
         row = _find(session, name)
         details: dict[str, Any] = {}
-        if config is not None and row.owner_account_id not in (
-                None, caller.account_id if caller else None):
-            raise Denied("only its owner changes an account's own backend", code="forbidden")
         if config is not None:
+            permissions.require(caller, "change", _target(row), what=f"backend {name}")
             merged = _merge(unsealed(env.key, row.config or {}), config)
             parsed = _parse(row.provider, merged)
+            if row.owner_account_id is not None:
+                env.backends.require_reachable(row.provider, parsed)
             row.config = sealed_dump(env.key, parsed)
             details["config"] = parsed.model_dump(mode="json")
         if status is not None:
@@ -192,37 +258,65 @@ async def update_backend(env: Env, ctx: RequestContext, *, caller: Caller | None
 
 async def check_backend(env: Env, ctx: RequestContext, *, caller: Caller | None,
                         name: str) -> BackendView:
-    """Ask the provider whether the credentials work; record status, message and time."""
+    """Ask the provider whether the credentials work; record status, message and time.
+
+    An account's own backend records a fixed sentence (its category when it
+    failed), never the provider's words; the server log keeps the detail."""
     with env.db.read() as session:
-        backend_id = _find(session, name).id
-    health = await _check(env, backend_id)
+        found = _find(session, name)
+        backend_id, owned = found.id, found.owner_account_id is not None
+    health, category = await _check(env, backend_id)
+    if owned:
+        message = failures.CHECK_PASSED if health.ok else failures.sentence(category)
+        details: dict[str, Any] = {"category": "ok" if health.ok else category}
+        if not health.ok:
+            log.info("own backend %s failed its check (%s): %s", name, category,
+                     health.message[:500])
+    else:
+        message = health.message[:500]
+        details = {"message": message}
     with env.db.write() as session:
         row = _find(session, name)
         row.health_status = "ok" if health.ok else "failing"
-        row.health_message = health.message[:500]
+        row.health_message = message
         row.health_checked_at = health.checked_at
         audit.record(session, ctx, caller=caller, action="backend.check", when=env.clock(),
                      outcome="success" if health.ok else "error",
                      code="ok" if health.ok else "backend_unavailable",
-                     target=f"backend:{row.id}", details={"message": row.health_message})
+                     target=f"backend:{row.id}", details=details)
         return _view(env, row)
 
 
-async def _check(env: Env, backend_id: int) -> Health:
+async def _check(env: Env, backend_id: int) -> tuple[Health, str]:
+    """What the check found, and the category of a failure."""
     try:
-        return await env.backends.get(backend_id).check()
+        health = await env.backends.get(backend_id).check()
     except BackendUnavailable as exc:
-        return Health.now(False, exc.message)
+        return Health.now(False, exc.message), failures.categorize(exc)
     except Exception as exc:  # a check reports, it does not raise
-        return Health.now(False, f"check failed: {type(exc).__name__}")
+        return (Health.now(False, f"check failed: {type(exc).__name__}"),
+                failures.categorize(exc))
+    return health, health.category or failures.BAD_ANSWER
 
 
 async def backend_zones(env: Env, name: str) -> list[str]:
-    """The zones the backend's credentials reach, for an admin to pick from."""
+    """The zones the backend's credentials reach, to pick one from.
+
+    An account's own backend fails with its category only."""
     with env.db.read() as session:
-        backend_id = _find(session, name).id
-    backend = env.backends.get(backend_id)
-    if not backend.capabilities.list_zones:
-        raise InvalidInput(f"backend {name} cannot list its zones; add a zone by name")
-    return sorted(await backend.zones())
+        found = _find(session, name)
+        backend_id, owned = found.id, found.owner_account_id is not None
+    try:
+        backend = env.backends.get(backend_id)
+        if not backend.capabilities.list_zones:
+            raise InvalidInput(f"backend {name} cannot list its zones; add a zone by name")
+        return sorted(await backend.zones())
+    except InvalidInput:
+        raise
+    except (DnsgateError, OSError) as exc:
+        if not owned:
+            raise
+        log.info("own backend %s failed to list its zones: %s", name,
+                 getattr(exc, "detail", "") or type(exc).__name__)
+        raise failures.account_error(exc) from None
 
