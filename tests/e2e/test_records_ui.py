@@ -30,7 +30,7 @@ def _no_script_or_csp_errors(tab: Tab) -> None:
 
 def _save(tab: Tab, name: str, rtype: str, records: str) -> None:
     page = tab.page
-    page.get_by_label("Name").fill(name)
+    page.get_by_label("Name (optional)").fill(name)
     page.get_by_label("Type", exact=True).select_option(rtype)
     page.get_by_label("Records").fill(records)
     page.get_by_role("button", name="Save record set").click()
@@ -62,7 +62,7 @@ def test_edit_records_then_find_them_in_activity(new_tab, ui_server):
     _save(tab, "mail", "A", "not-an-address")
     error = page.locator("#records-error")
     assert "invalid A record" in error.inner_text()
-    assert page.get_by_label("Name").input_value() == "mail"
+    assert page.get_by_label("Name (optional)").input_value() == "mail"
     assert page.get_by_label("Records").get_attribute("aria-invalid") == "true"
     tab.shoot("realm-page-error")
 

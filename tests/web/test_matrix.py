@@ -21,6 +21,15 @@ from tests.web.conftest import PASSWORD
 ROLES = ("anonymous", "user", "other", "admin")
 
 
+@pytest.fixture
+def settings(settings):
+    """Alice's own backend is a closed loopback port: the operator opens loopback
+    to accounts' own backends (DNSGATE_BYOD_ALLOW_NETWORKS)."""
+    from dnsgate.config import Settings
+
+    return Settings(**{**settings.model_dump(), "byod_allow_networks": "127.0.0.0/8"})
+
+
 def row(anonymous: int, user: int, other: int, admin: int) -> dict[str, int]:
     return dict(zip(ROLES, (anonymous, user, other, admin), strict=True))
 
@@ -84,6 +93,8 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/ui/realms/{realm_id}"): row(303, 200, 404, 200),
     ("POST", "/ui/realms/{realm_id}/rrsets"): row(303, 422, 404, 422),
     ("POST", "/ui/realms/{realm_id}/rrsets/delete"): row(303, 422, 404, 422),
+    ("GET", "/ui/realms/{realm_id}/explain"): row(303, 422, 404, 422),  # no question asked
+    ("GET", "/ui/tokens/explain"): row(303, 404, 404, 404),  # no token named
     # --- admin: accounts, zones, grants, tokens
     ("GET", "/ui/admin/accounts/{account_id}"): row(303, 403, 403, 200),
     ("POST", "/ui/admin/accounts/{account_id}/disable"): row(303, 403, 403, 303),
@@ -155,9 +166,10 @@ async def test_route_by_role(method, path, role, browser, world):
     pending = realms.request_realm(world.env, RequestContext(), caller=world.caller(user),
                                    zone="approve.test", name="wait", kind="host")
     from dnsgate.services import grants
+    from dnsgate.services.context import SYSTEM_CALLER
 
-    grant = grants.create_grant(world.env, RequestContext(), caller=world.caller(user),
-                                zone="approve.test", account_id=user)
+    grant = grants.create_grant(world.env, RequestContext(), caller=SYSTEM_CALLER,
+                                zone="approve.test", account_id=user)  # grants are an admin's
     from dnsgate.services import accounts, sessions
 
     _, alice_elsewhere = sessions.start_session(

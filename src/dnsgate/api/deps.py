@@ -15,8 +15,10 @@ from fastapi import Depends, Request
 
 from dnsgate.domain import tokens
 from dnsgate.domain.errors import Denied, Unauthenticated
+from dnsgate.domain.policy import credential_standing
 from dnsgate.services import audit, auth
 from dnsgate.services.context import Caller, Env, RequestContext
+from dnsgate.services.login_throttle import LoginThrottle
 
 
 async def get_env(request: Request) -> Env:
@@ -52,15 +54,18 @@ async def get_caller(request: Request, env: EnvDep) -> Caller:
     return auth.authenticate_credential(env, bearer(request))
 
 
-async def get_account_caller(request: Request, env: EnvDep) -> Caller:
-    """An account (API key); realm tokens do not manage anything."""
+async def get_account_caller(request: Request, env: EnvDep, ctx: Ctx) -> Caller:
+    """An account (API key) in good standing; realm tokens do not manage anything."""
     credential = bearer(request)
     if not credential.startswith(tokens.API_KEY_PREFIX + "_"):
         raise Unauthenticated(auth.GENERIC, code="token_invalid")
     with env.db.write() as session:
         caller = auth.authenticate_api_key(env, session, credential)
-    if not caller.principal.account_active:
-        raise await _refuse(request, env, caller, "account_disabled", "this account is disabled")
+    standing = credential_standing(caller.principal, ctx.address, env.clock())
+    if not standing.allowed:
+        raise await _refuse(request, env, caller, standing.code,
+                            "this account is disabled" if standing.code == "account_disabled"
+                            else f"this credential may not be used: {standing.code}")
     return caller
 
 
@@ -79,6 +84,18 @@ async def _refuse(request: Request, env: Env, caller: Caller, code: str, message
     return Denied(message, code=code)
 
 
+async def get_login_throttle(request: Request, env: EnvDep) -> LoginThrottle:
+    """The growing delays of the API's sign-in, one per app (with ``serve
+    --workers``, kept in the workers' shared table as the web sign-in's are)."""
+    state = request.app.state
+    throttle: LoginThrottle | None = getattr(state, "login_throttle", None)
+    if throttle is None:
+        throttle = LoginThrottle(env.clock, shared=env.login_failures)
+        state.login_throttle = throttle
+    return throttle
+
+
 AnyCaller = Annotated[Caller, Depends(get_caller)]
+Throttle = Annotated[LoginThrottle, Depends(get_login_throttle)]
 AccountCaller = Annotated[Caller, Depends(get_account_caller)]
 AdminCaller = Annotated[Caller, Depends(get_admin)]

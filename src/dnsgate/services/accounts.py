@@ -10,10 +10,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dnsgate.db.models import Account, ApiKey
+from dnsgate.domain import permissions as domain_permissions
 from dnsgate.domain import tokens
-from dnsgate.domain.errors import Conflict, InvalidInput, NotFound
+from dnsgate.domain.errors import Conflict, DnsgateError, InvalidInput, NotFound
+from dnsgate.domain.permissions import Action, Target
 from dnsgate.security.passwords import hash_password
-from dnsgate.services import audit
+from dnsgate.services import audit, permissions
 from dnsgate.services.context import Caller, Env, RequestContext
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -62,13 +64,17 @@ def add_account(session: Session, ctx: RequestContext, *, caller: Caller | None,
 
 def set_status(env: Env, ctx: RequestContext, *, caller: Caller | None, account_id: int,
                status: str) -> Account:
-    """Enable or disable an account; its tokens follow on their next request."""
+    """Enable or disable an account; its tokens follow on their next request.
+
+    Refused (audited) as ``domain/permissions.py`` says: an account never
+    disables itself, whatever its credential, and the last active admin stays."""
     if status not in ("active", "disabled"):
         raise InvalidInput("status must be active or disabled")
     now = env.clock()
     with env.db.write() as session:
         account = get_account(session, account_id)
-        refusal = lockout(session, caller, account, "disable") if status == "disabled" else None
+        refusal = lockout(session, caller, account, "disable" if status == "disabled"
+                          else "enable")
         if refusal is None:
             account.status = status
         audit.record(session, ctx, caller=caller, action=f"account.{status}", when=now,
@@ -80,20 +86,27 @@ def set_status(env: Env, ctx: RequestContext, *, caller: Caller | None, account_
 
 
 def lockout(session: Session, caller: Caller | None, account: Account,
-            verb: str) -> Conflict | None:
-    """Why ``verb`` (disable, delete) must not happen to ``account``, if it must not:
-    an admin may not do it to their own account, and nobody to the last active admin.
+            verb: Action) -> DnsgateError | None:
+    """Why ``verb`` (disable, enable, delete) must not happen to ``account``, if it
+    must not (``domain/permissions.py``: nobody disables or deletes their own
+    account, nor the last active admin).
 
     The active admins are locked (FOR UPDATE), so two admins disabling each
     other at once cannot both succeed."""
-    if caller is not None and caller.actor_type == "account" and caller.account_id == account.id:
-        return Conflict(f"you cannot {verb} your own account", code="self_lockout")
-    if account.role == "admin":
+    last_admin = False
+    if verb != "enable" and account.role == "admin":
         others = session.scalars(select(Account.id).where(
             Account.role == "admin", Account.status == "active", Account.id != account.id
         ).with_for_update()).all()
-        if not others:
-            return Conflict(f"{account.name} is the last active admin", code="last_admin")
+        last_admin = not others
+    permission = permissions.check(caller, verb, Target(
+        "account", owner_id=account.id, last_admin=last_admin))
+    if permission.code == "self_lockout":
+        return Conflict(f"you cannot {verb} your own account", code="self_lockout")
+    if permission.code == "last_admin":
+        return Conflict(f"{account.name} is the last active admin", code="last_admin")
+    if not permission.allowed:
+        return domain_permissions.refusal(permission, f"account {account.id}")
     return None
 
 
@@ -129,6 +142,8 @@ def create_api_key(env: Env, ctx: RequestContext, *, caller: Caller | None, acco
     now = env.clock()
     with env.db.write() as session:
         get_account(session, account_id)
+        permissions.require(caller, "create", Target("api_key", owner_id=account_id),
+                            what=f"account {account_id}")
         key = ApiKey(id=issued.id, account_id=account_id, name=name[:100],
                      secret_hash=tokens.hash_secret(env.key, issued.secret),
                      created_at=now, expires_at=expires_at)
@@ -138,12 +153,17 @@ def create_api_key(env: Env, ctx: RequestContext, *, caller: Caller | None, acco
     return key, issued.text
 
 
-def revoke_api_key(env: Env, ctx: RequestContext, *, caller: Caller, key_id: str) -> ApiKey:
+def revoke_api_key(env: Env, ctx: RequestContext, *, caller: Caller, key_id: str,
+                   own: bool = False) -> ApiKey:
+    """Revoke an API key of the caller (any, for an admin unless ``own``: the
+    account's own pages and routes act for the account only)."""
     now = env.clock()
     with env.db.write() as session:
         key = session.get(ApiKey, key_id)
-        if key is None or (key.account_id != caller.account_id and not caller.is_admin):
+        if key is None:
             raise NotFound(f"API key {key_id} not found")
+        permissions.require(caller, "revoke", Target("api_key", owner_id=key.account_id),
+                            what=f"API key {key_id}", own=own)
         if key.revoked_at is None:
             key.revoked_at = now
             audit.record(session, ctx, caller=caller, action="api_key.revoke", when=now,

@@ -7,8 +7,10 @@ disabling and expiry take effect on the very next request on every node.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -17,7 +19,13 @@ from dnsgate.db.models import Account, ApiKey, Realm, Zone, table_of
 from dnsgate.db.raw import Executor, Raw
 from dnsgate.domain import tokens
 from dnsgate.domain.errors import Unauthenticated
-from dnsgate.domain.policy import Network, Principal, RealmScope, TokenScope
+from dnsgate.domain.policy import (
+    Network,
+    Principal,
+    RealmScope,
+    TokenScope,
+    credential_standing,
+)
 from dnsgate.security.passwords import verify_password
 from dnsgate.services.context import Caller, Env
 from dnsgate.services.zones import ZONE_KEYS, zone_info_from_row
@@ -36,7 +44,8 @@ SELECT t.secret_hash, t.names, t.types, t.ops, t.cidrs, t.not_before, t.expires_
        a.status, a.role,
        z.id, z.name, z.status, z.visibility, z.approval, z.min_depth, z.max_depth,
        z.apex_allowed, z.allowed_types, z.allowed_ops, z.realm_quota, z.ttl_min, z.ttl_max,
-       z.default_ttl, z.backend_id, b.name, b.provider, b.status, b.owner_account_id
+       z.default_ttl, z.backend_id, b.name, b.provider, b.status, b.owner_account_id,
+       z.attached_labels
 FROM tokens t
 JOIN realms r ON r.id = t.realm_id
 JOIN accounts a ON a.id = t.account_id
@@ -71,12 +80,24 @@ def authenticate_token(env: Env, session: Executor, text: str) -> Caller:
     row = raw.execute(session, _LOOKUP_SQL, {"id": token_id}).fetchone()
     if row is None or not tokens.verify_secret(env.key, secret, row[0]):
         raise Unauthenticated(GENERIC, code="token_invalid")
+    return _token_caller(raw, token_id, row)
+
+
+def token_caller(session: Executor, token_id: str) -> Caller | None:
+    """A token as the Caller it would be, by id alone (no secret): for its owner
+    to ask what it may do (``services/explain.py``). None: no such token."""
+    raw = Raw.of(session)
+    row = raw.execute(session, _LOOKUP_SQL, {"id": token_id}).fetchone()
+    return None if row is None else _token_caller(raw, token_id, row)
+
+
+def _token_caller(raw: Raw, token_id: str, row: Any) -> Caller:
     (_, t_names, t_types, t_ops, cidrs, not_before, expires_at, max_idle, revoked_at,
      last_used_at, created_at, account_id, realm_id, realm_name, kind, r_types, r_ops,
      r_status, a_status, role, *zone_row) = row
     zone = zone_info_from_row(dict(zip(ZONE_KEYS, zone_row, strict=True)), raw)
     realm = RealmScope(
-        id=realm_id, zone=zone.name, name=realm_name, kind=kind,
+        id=realm_id, zone=zone.name, zone_id=zone.id, name=realm_name, kind=kind,
         types=raw.json_set(r_types) or frozenset(),
         operations=raw.json_set(r_ops) or frozenset(),
         status=r_status)
@@ -103,8 +124,12 @@ def _networks(cidrs: list[str] | None) -> tuple[Network, ...] | None:
     return tuple(ipaddress.ip_network(c, strict=False) for c in cidrs)
 
 
+_DEAD = {"token_revoked": "this API key was revoked", "token_expired": "this API key has expired"}
+
+
 def authenticate_api_key(env: Env, session: Session, text: str) -> Caller:
-    """An account API key (``dgk_<id>_<secret>``) as a Caller, or Unauthenticated."""
+    """An account API key (``dgk_<id>_<secret>``) as a Caller, or Unauthenticated
+    (``token_revoked``/``token_expired`` for a dead key, as for a dead token)."""
     parsed = tokens.parse(text, tokens.API_KEY_PREFIX)
     if parsed is None:
         raise Unauthenticated(GENERIC, code="token_invalid")
@@ -115,12 +140,16 @@ def authenticate_api_key(env: Env, session: Session, text: str) -> Caller:
     if row is None or not tokens.verify_secret(env.key, secret, row.secret_hash):
         raise Unauthenticated(GENERIC, code="token_invalid")
     now = env.clock()
-    if row.revoked_at is not None:
-        raise Unauthenticated("this API key was revoked", code="token_revoked")
-    if row.expires_at is not None and row.expires_at <= now:
-        raise Unauthenticated("this API key has expired", code="token_expired")
+    caller = account_caller(session, row.account_id, actor_type="api_key", actor_id=key_id)
+    # The key's own state is judged by the rules that judge a token's (rows 1-2
+    # of decide: one place for "revoked" and "expired", with the same codes);
+    # the account's standing (row 3 on) is asked by every surface as for tokens.
+    key = TokenScope(id=key_id, revoked=row.revoked_at is not None, expires_at=row.expires_at)
+    standing = credential_standing(dataclasses.replace(caller.principal, token=key), None, now)
+    if standing.code in _DEAD:
+        raise Unauthenticated(_DEAD[standing.code], code=standing.code)
     session.execute(update(_K).where(_K.c.id == key_id).values(last_used_at=now))
-    return account_caller(session, row.account_id, actor_type="api_key", actor_id=key_id)
+    return caller
 
 
 def account_caller(session: Session, account_id: int, *, actor_type: str = "account",
@@ -131,12 +160,13 @@ def account_caller(session: Session, account_id: int, *, actor_type: str = "acco
         raise Unauthenticated(GENERIC, code="token_invalid")
     rows = session.execute(
         select(_R.c.id, _R.c.name, _R.c.kind, _R.c.types, _R.c.ops, _R.c.status,
-               _Z.c.name.label("zone"))
+               _R.c.zone_id, _Z.c.name.label("zone"))
         .join(_Z, _Z.c.id == _R.c.zone_id)
         .where(_R.c.account_id == account_id, _R.c.status == "approved"))
     realms = tuple(
-        RealmScope(id=r.id, zone=r.zone, name=r.name, kind=r.kind, types=frozenset(r.types),
-                   operations=frozenset(r.ops), status=r.status) for r in rows)
+        RealmScope(id=r.id, zone=r.zone, zone_id=r.zone_id, name=r.name, kind=r.kind,
+                   types=frozenset(r.types), operations=frozenset(r.ops), status=r.status)
+        for r in rows)
     principal = Principal(account_id=account.id, account_active=account.status == "active",
                           is_admin=account.role == "admin", realms=realms)
     return Caller(principal=principal, actor_type=actor_type,  # type: ignore[arg-type]

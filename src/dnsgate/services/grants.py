@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from dnsgate.db.models import Grant, Zone
 from dnsgate.domain.errors import Conflict, InvalidInput, NotFound
-from dnsgate.services import audit
+from dnsgate.domain.permissions import Target
+from dnsgate.services import audit, permissions
 from dnsgate.services.accounts import get_account
 from dnsgate.services.context import Caller, Env, RequestContext
 from dnsgate.services.zones import find_zone, normalize_zone, parse_operations, parse_types
@@ -29,6 +30,9 @@ def create_grant(
     with env.db.write() as session:
         info = find_zone(session, normalize_zone(zone))
         get_account(session, account_id)
+        permissions.require(caller, "create", Target(
+            "grant", owner_id=account_id, own_dns_id=info.policy.owner_id),
+            what=f"zone {info.name}")
         existing = session.scalars(select(Grant).where(
             Grant.zone_id == info.id, Grant.account_id == account_id)).first()
         if existing is not None and existing.revoked_at is None:
@@ -55,6 +59,8 @@ def revoke_grant(env: Env, ctx: RequestContext, *, caller: Caller, grant_id: int
         grant = session.get(Grant, grant_id)
         if grant is None:
             raise NotFound(f"grant {grant_id} not found")
+        permissions.require(caller, "revoke", Target("grant", owner_id=grant.account_id),
+                            what=f"grant {grant_id}")
         if grant.revoked_at is None:
             grant.revoked_at = now
             zone = session.get(Zone, grant.zone_id)

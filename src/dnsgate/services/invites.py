@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 
 from dnsgate.db.models import Account, Invite
 from dnsgate.domain import tokens
-from dnsgate.domain.errors import Conflict, Denied, InvalidInput, NotFound
-from dnsgate.services import audit
+from dnsgate.domain.errors import Conflict, InvalidInput, NotFound
+from dnsgate.domain.permissions import Target
+from dnsgate.services import audit, permissions
 from dnsgate.services.context import Caller, Env, RequestContext
 from dnsgate.services.mailer import Mail, Mailer
 
@@ -52,8 +53,7 @@ class InviteRow:
 def create_invite(env: Env, ctx: RequestContext, *, caller: Caller, email: str | None,
                   role: str = "user", days: int = 7) -> tuple[Invite, str]:
     """A new invite; returns it and its link text (``dgi_...``), shown once."""
-    if not caller.is_admin:
-        raise Denied("only admins invite", code="admin_required")
+    permissions.require(caller, "create", Target("invite"), what="invite")
     if role not in ROLES:
         raise InvalidInput("role must be user or admin", code="invalid_role")
     if not 1 <= days <= MAX_DAYS:
@@ -99,8 +99,7 @@ def spend(session: Session, ctx: RequestContext, *, invite_id: str, account_id: 
 
 def revoke_invite(env: Env, ctx: RequestContext, *, caller: Caller, invite_id: str) -> Invite:
     """Revoke an open invite (a used one stays used); NotFound for no such invite."""
-    if not caller.is_admin:
-        raise Denied("only admins revoke invites", code="admin_required")
+    permissions.require(caller, "revoke", Target("invite"), what=f"invite {invite_id}")
     now = env.clock()
     with env.db.write() as session:
         invite = session.get(Invite, invite_id)

@@ -28,9 +28,10 @@ from sqlalchemy.orm import Session
 
 from dnsgate.db.models import Account
 from dnsgate.domain.errors import Conflict, Denied, InvalidInput
+from dnsgate.domain.permissions import Target
 from dnsgate.domain.policy import Principal
 from dnsgate.security import signed_links
-from dnsgate.services import audit, invites, password_policy, site_settings
+from dnsgate.services import audit, invites, password_policy, permissions, site_settings
 from dnsgate.services.accounts import add_account, get_account
 from dnsgate.services.context import Caller, Env, RequestContext
 from dnsgate.services.mailer import Mail, Mailer
@@ -191,8 +192,8 @@ def approve_account(env: Env, ctx: RequestContext, *, caller: Caller,
                     account_id: int) -> Account:
     """An admin lets a pending account in. Conflict ``not_pending`` if it is not
     pending, ``email_unverified`` while its address is unproven."""
-    if not caller.is_admin:
-        raise Denied("only admins approve accounts", code="admin_required")
+    permissions.require(caller, "approve", Target("account", owner_id=account_id),
+                        what=f"account {account_id}")
     now = env.clock()
     with env.db.write() as session:
         account = get_account(session, account_id)

@@ -11,8 +11,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from dnsgate.db.models import Account, SiteSetting
-from dnsgate.domain.errors import Denied, InvalidInput
-from dnsgate.services import audit
+from dnsgate.domain.errors import InvalidInput
+from dnsgate.domain.permissions import Target
+from dnsgate.services import audit, permissions
 from dnsgate.services.context import Caller, Env, RequestContext
 
 REQUIRE_2FA = "require_2fa"
@@ -40,8 +41,7 @@ def read_all(env: Env) -> dict[str, Any]:
 
 def put(env: Env, ctx: RequestContext, *, caller: Caller, key: str, value: str) -> None:
     """Change a setting (admins only; audited with the old and new value)."""
-    if not caller.is_admin:
-        raise Denied("only admins change site settings", code="admin_required")
+    permissions.require(caller, "change", Target("setting"), what=f"setting {key}")
     if key not in KNOWN:
         raise InvalidInput(f"unknown setting {key!r}")
     allowed, _ = KNOWN[key]

@@ -41,8 +41,9 @@ from dnsgate.domain.errors import (
     InvalidInput,
     Unauthenticated,
 )
+from dnsgate.domain.permissions import Target
 from dnsgate.security.passwords import verify_password
-from dnsgate.services import audit
+from dnsgate.services import audit, permissions
 from dnsgate.services.accounts import get_account
 from dnsgate.services.context import Caller, Env, RequestContext
 from dnsgate.services.site_settings import two_factor_required
@@ -211,8 +212,8 @@ def regenerate_recovery_codes(env: Env, ctx: RequestContext, *, caller: Caller,
 def reset(env: Env, ctx: RequestContext, *, caller: Caller, account_id: int) -> None:
     """An admin turns an account's 2FA off (lost phone and codes): secret,
     recovery codes and replay state are gone; the person enrols again."""
-    if not caller.is_admin:
-        raise Denied("only admins reset two-factor sign-in", code="admin_required")
+    permissions.require(caller, "revoke", Target("account", owner_id=account_id),
+                        what=f"account {account_id}")
     now = env.clock()
     with env.db.write() as session:
         account = _locked(session, account_id)
