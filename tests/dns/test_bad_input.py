@@ -220,7 +220,7 @@ async def test_idle_tcp_connections_are_closed(zone, start_dns, monkeypatch):
 
 async def test_too_many_tcp_clients_do_not_block_udp(zone, start_dns, monkeypatch):
     monkeypatch.setattr("dnsgate.dnsserver.server.MAX_TCP_CLIENTS", 20)
-    server = await start_dns()
+    server = await start_dns(tcp_per_client=20)  # the cap of all clients, not of one
     held = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(20)]
     try:
         await asyncio.sleep(0.1)

@@ -4,12 +4,27 @@
 first statement on SQLite (``BEGIN IMMEDIATE``), so read-check-write
 sequences (realm overlap, RRset upserts) cannot interleave; on PostgreSQL the
 services take advisory locks (see ``Database.lock``).
+
+Waiting for SQLite's write lock (another process writes: the CLI, a backup,
+another worker outside the gate) is bounded: ``busy_timeout`` seconds, then
+``DatabaseBusy`` (503 ``database_busy``). Writes run on the event loop, so a
+wait there would stop every request and the DNS server with it; instead:
+
+* the group commit (the hot writes) tries the lock without waiting and, when
+  it is held, waits on a worker thread (``wait_writable``), then tries again;
+* a synchronous write on an event loop's thread (management paths, audits of
+  denials) waits at most ``ON_LOOP_WAIT`` seconds, then gives up;
+* a write on any other thread (the CLI, ``asyncio.to_thread``) waits the
+  whole ``busy_timeout``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
+import math
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,9 +37,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from dnsgate.db.group_commit import GroupCommit
 from dnsgate.db.process_locks import ProcessLocks
 from dnsgate.db.raw import Executor, Raw, Tx, dialect
+from dnsgate.domain.errors import DatabaseBusy
 
 _IMMEDIATE = "dnsgate_immediate"
 log = logging.getLogger("dnsgate.db")
+#: The most a synchronous write on an event loop's thread waits for SQLite's
+#: write lock: the loop (HTTP, and in tests the DNS server) stands still meanwhile.
+ON_LOOP_WAIT = 0.1
+DEFAULT_BUSY_TIMEOUT = 5.0
 
 
 def zone_lock_key(zone: str) -> str:
@@ -40,17 +60,22 @@ class Database:
     """One engine and the two ways to use it: ``read()`` and ``write()``."""
 
     def __init__(self, url: str, *, echo: bool = False,
-                 process_locks: ProcessLocks | None = None) -> None:
+                 process_locks: ProcessLocks | None = None,
+                 busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
         """``process_locks``: set when several processes of this node write
         (``serve --workers``): their hot write transactions take turns, so
         commits and their hooks (the DNS relay) come in one order; on SQLite
-        they also stand in for PostgreSQL's advisory locks."""
+        they also stand in for PostgreSQL's advisory locks. ``busy_timeout``:
+        seconds a write waits for SQLite's write lock before ``DatabaseBusy``."""
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self._process_locks = process_locks
+        self.busy_timeout = busy_timeout
+        self._busy_ms = max(0, round(busy_timeout * 1000))
+        self._loop_wait_ms = min(self._busy_ms, round(ON_LOOP_WAIT * 1000))
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
-            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy_timeout}
             # The connection used last goes out first: SQLite drops a connection's
             # page cache whenever another connection wrote, so rotating through the
             # pool (the default) re-read ~40 pages from the file per request.
@@ -82,9 +107,67 @@ class Database:
 
     def _after_commit(self, session: Session) -> None:
         if session.info:
-            for hook in self._commit_hooks:
-                hook(session.info)
+            self._run_hooks(session.info)
             session.info.clear()
+
+    def _run_hooks(self, info: dict[str, Any]) -> None:
+        """The commit hooks, each on its own: the data is committed whatever a
+        hook does, so a failing hook is logged (its own work retried by itself,
+        e.g. the DNS view reloads the zone) and never fails the writer's request."""
+        for hook in self._commit_hooks:
+            try:
+                hook(info)
+            except Exception:
+                log.exception("commit hook %r failed after the commit; the change stands",
+                              hook)
+
+    # --- SQLite's write lock ---------------------------------------------
+
+    def busy(self) -> DatabaseBusy:
+        """The error of a write that could not have the write lock in time."""
+        return DatabaseBusy("the database is busy; nothing was written, try again",
+                            retry_after=max(1, math.ceil(self.busy_timeout)))
+
+    def _begin_immediate(self, driver: Any, wait_ms: int | None = None) -> None:
+        """BEGIN IMMEDIATE, waiting at most ``wait_ms`` for the write lock (None:
+        ``ON_LOOP_WAIT`` on an event loop's thread, else ``busy_timeout``)."""
+        if wait_ms is None:
+            on_loop = asyncio._get_running_loop() is not None
+            wait_ms = self._loop_wait_ms if on_loop else self._busy_ms
+        try:
+            if wait_ms == self._busy_ms:
+                driver.execute("BEGIN IMMEDIATE")
+                return
+            # PRAGMA busy_timeout sets the connection, no I/O: an empty write
+            # transaction went from ~36 to ~45 us with the pair (measured in-process),
+            # within the noise of bench/run.sh (~480 us of server CPU per PUT)
+            driver.execute(f"PRAGMA busy_timeout={wait_ms}")
+            try:
+                driver.execute("BEGIN IMMEDIATE")
+            finally:
+                driver.execute(f"PRAGMA busy_timeout={self._busy_ms}")
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                raise self.busy() from None
+            raise
+
+    def wait_writable(self, timeout: float) -> bool:
+        """Block (a worker thread, never the loop) until SQLite's write lock is
+        free or ``timeout`` seconds passed; whether it was free. The lock is
+        let go at once: the caller takes it again on its own connection."""
+        if timeout <= 0:
+            return False
+        pooled = self.engine.raw_connection()
+        try:
+            driver: Any = pooled.driver_connection
+            try:
+                self._begin_immediate(driver, max(1, round(timeout * 1000)))
+            except DatabaseBusy:
+                return False
+            driver.execute("ROLLBACK")
+            return True
+        finally:
+            pooled.close()
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -100,13 +183,15 @@ class Database:
             yield session
 
     @contextmanager
-    def transaction(self, *, write: bool) -> Iterator[Tx]:
+    def transaction(self, *, write: bool, lock_wait: float | None = None) -> Iterator[Tx]:
         """A hot-path transaction on a pooled driver connection (see ``raw.Tx``).
 
-        ``write=True`` takes SQLite's write lock at BEGIN, like ``write()``;
-        the commit hooks run after a successful commit, as for a Session. A
-        read on SQLite runs its statements in autocommit: each is atomic, and
-        the hot reads are one statement.
+        ``write=True`` takes SQLite's write lock at BEGIN, like ``write()``,
+        waiting at most ``lock_wait`` seconds for it (None: as the module
+        docstring says) before ``DatabaseBusy``; the commit hooks run after a
+        successful commit, as for a Session. A read on SQLite runs its
+        statements in autocommit: each is atomic, and the hot reads are one
+        statement.
         """
         gate = self._process_locks if write else None
         if gate is not None:
@@ -117,7 +202,8 @@ class Database:
             tx = Tx(driver, dialect(is_sqlite=self.is_sqlite))
             try:
                 if self.is_sqlite and write:
-                    driver.execute("BEGIN IMMEDIATE")
+                    self._begin_immediate(
+                        driver, None if lock_wait is None else round(lock_wait * 1000))
                 yield tx
                 if not self.is_sqlite:
                     driver.commit()
@@ -132,8 +218,7 @@ class Database:
             # Inside the gate: the next worker's commit comes after what these
             # hooks hand on (the DNS relay delivers changes in serial order).
             if tx.info and write:
-                for hook in self._commit_hooks:
-                    hook(tx.info)
+                self._run_hooks(tx.info)
         finally:
             if gate is not None:
                 gate.leave_write()
@@ -244,14 +329,16 @@ def _configure_sqlite(engine: Engine, db: Database) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={db._busy_ms}")
         if db.checkpoints_in_background:
             cur.execute("PRAGMA wal_autocheckpoint=0")
         cur.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get(_IMMEDIATE, False)
         # straight to the driver: this runs on every request
-        conn.connection.driver_connection.execute(  # type: ignore[union-attr]
-            "BEGIN IMMEDIATE" if immediate else "BEGIN")
+        driver: Any = conn.connection.driver_connection
+        if conn.get_execution_options().get(_IMMEDIATE, False):
+            db._begin_immediate(driver)
+        else:
+            driver.execute("BEGIN")

@@ -16,22 +16,36 @@ On PostgreSQL a batch holds the jobs of one lock key (one zone): each job
 takes its zone's advisory lock, and one batch per zone keeps two nodes from
 taking two zones' locks in opposite orders. SQLite has one write lock for the
 whole database (BEGIN IMMEDIATE), so there one batch takes every key.
+
+The event loop never waits for SQLite's write lock: a batch tries it without
+waiting, and when another process holds it the batch stalls -- a worker
+thread waits for the lock to come free (``Database.wait_writable``) while the
+loop serves everything else, jobs that come meanwhile join the stalled batch,
+and then the batch tries again. A job that has waited ``busy_timeout``
+seconds fails with ``DatabaseBusy``, having written nothing.
+
+A commit hook that fails does not fail the batch: its data is committed
+(``Database._run_hooks``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from dnsgate.db.raw import Tx
+from dnsgate.domain.errors import DatabaseBusy
 
 if TYPE_CHECKING:
     from dnsgate.db.engine import Database
 
 T = TypeVar("T")
+log = logging.getLogger("dnsgate.db")
 Work = Callable[[Tx], T]
 _SAVEPOINT = "dnsgate_job"
 
@@ -40,14 +54,17 @@ _SAVEPOINT = "dnsgate_job"
 class _Job(Generic[T]):
     work: Work[T]
     future: asyncio.Future[T]
+    deadline: float  # time.monotonic() after which it gives up waiting for the lock
 
 
 @dataclass(slots=True)
 class _Queue:
-    """The jobs waiting in one event loop, by lock key."""
+    """The jobs waiting in one event loop, by lock key: ``jobs`` for the next
+    pass of the loop, ``stalled`` for the write lock another process holds."""
 
     loop: asyncio.AbstractEventLoop
     jobs: dict[str | None, list[_Job[Any]]] = field(default_factory=dict)
+    stalled: dict[str | None, list[_Job[Any]]] = field(default_factory=dict)
 
 
 class GroupCommit:
@@ -58,6 +75,7 @@ class GroupCommit:
         # One queue per thread, bound to the loop running there (tests and the
         # CLI run loops one after another, web workers may run their own).
         self._local = threading.local()
+        self._later: set[asyncio.Future[Any]] = set()  # kept from the collector
 
     async def run(self, work: Work[T], *, key: str) -> T:
         """The result of ``work(tx)`` once its transaction has committed."""
@@ -68,24 +86,50 @@ class GroupCommit:
         batch_key = None if self.db.is_sqlite else key
         waiting = queue.jobs.get(batch_key)
         if waiting is None:
-            waiting = queue.jobs[batch_key] = []
-            loop.call_soon(self._flush, queue, batch_key)
-        job: _Job[T] = _Job(work, loop.create_future())
+            waiting = queue.stalled.get(batch_key)  # join the batch waiting for the lock
+            if waiting is None:
+                waiting = queue.jobs[batch_key] = []
+                loop.call_soon(self._flush, queue, batch_key)
+        job: _Job[T] = _Job(work, loop.create_future(),
+                            time.monotonic() + self.db.busy_timeout)
         waiting.append(job)
         return await job.future
 
-    def _flush(self, queue: _Queue, key: str | None) -> None:
+    def later(self, work: Work[Any], *, key: str) -> None:
+        """Run ``work(tx)`` in a coming batch without waiting for it: for writes
+        a request need not answer after (a token's use counter on a read), so
+        the request does not wait for the write lock. A failure is logged."""
+        task = asyncio.ensure_future(self.run(work, key=key))
+        self._later.add(task)
+        task.add_done_callback(self._later_done)
+
+    def _later_done(self, task: asyncio.Future[Any]) -> None:
+        self._later.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("a deferred write was not made: %s", task.exception())
+
+    def _flush(self, queue: _Queue, key: str | None,
+               jobs: list[_Job[Any]] | None = None) -> None:
         # Requests cancelled while they waited (the client went away) write nothing.
-        jobs = [job for job in queue.jobs.pop(key, []) if not job.future.done()]
+        jobs = [job for job in (queue.jobs.pop(key, []) if jobs is None else jobs)
+                if not job.future.done()]
         if not jobs:
             return
         outcomes: list[tuple[bool, Any]] = []
+        begun = False
         try:
-            with self.db.transaction(write=True) as tx:
+            # lock_wait=0: SQLite's write lock now or never, never a wait on the loop
+            with self.db.transaction(write=True, lock_wait=0) as tx:
+                begun = True
                 if len(jobs) == 1:
                     outcomes.append((True, jobs[0].work(tx)))
                 else:
                     outcomes.extend(_run_in_savepoint(tx, job) for job in jobs)
+        except DatabaseBusy as exc:
+            if not begun:
+                self._stall(queue, key, jobs)
+                return
+            outcomes = [(False, exc)] * len(jobs)
         except Exception as exc:  # BEGIN or COMMIT failed, or the lone job raised
             outcomes = [(False, exc)] * len(jobs)
         for job, (ok, value) in zip(jobs, outcomes, strict=True):
@@ -95,6 +139,29 @@ class GroupCommit:
                 job.future.set_result(value)
             else:
                 job.future.set_exception(value)
+
+    def _stall(self, queue: _Queue, key: str | None, jobs: list[_Job[Any]]) -> None:
+        """Wait for the write lock on a worker thread, then try the batch again."""
+        queue.stalled[key] = jobs
+        timeout = min(job.deadline for job in jobs) - time.monotonic()
+        waited = queue.loop.run_in_executor(None, self.db.wait_writable, timeout)
+        waited.add_done_callback(lambda done: self._resume(queue, key, done))
+
+    def _resume(self, queue: _Queue, key: str | None, waited: asyncio.Future[bool]) -> None:
+        if not waited.cancelled() and waited.exception() is not None:
+            log.warning("waiting for the write lock failed: %s", waited.exception())
+        jobs = queue.stalled.pop(key, [])
+        now = time.monotonic()
+        live = []
+        for job in jobs:
+            if job.future.done():
+                continue
+            if job.deadline <= now:
+                job.future.set_exception(self.db.busy())
+            else:
+                live.append(job)
+        if live:
+            self._flush(queue, key, live)
 
 
 def _run_in_savepoint(tx: Tx, job: _Job[Any]) -> tuple[bool, Any]:

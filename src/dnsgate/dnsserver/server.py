@@ -39,6 +39,10 @@ CACHE_BYTES = 16 * 1024 * 1024  # keys + answers; cleared whole when full
 TCP_IDLE_SECONDS = 10.0
 MAX_TCP_CLIENTS = 256
 OUR_PAYLOAD = 1232
+#: A UDP answer is never truncated below this, nor below the size the query's
+#: EDNS offers up to OUR_PAYLOAD (the DNS Flag Day 2020 size, free of IP
+#: fragmentation): the amplification cap applies only above that floor.
+UDP_FLOOR = 512
 #: No real query (a question, OPT with cookie/padding, TSIG) comes near this;
 #: a larger one is answered FORMERR unparsed and never becomes a cache key.
 MAX_QUERY_SIZE = 4096
@@ -50,10 +54,14 @@ _NOT_ASKABLE = {dns.rdatatype.OPT, dns.rdatatype.TSIG, dns.rdatatype.TKEY}
 class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 5353
-    #: UDP answers to unauthenticated queries are at most this many times the
-    #: query's size (anti-amplification); larger answers are truncated (TC=1)
-    #: and the client retries over TCP. 0 turns the cap off.
+    #: UDP answers to unauthenticated queries above the floor (512 bytes, or
+    #: the EDNS size the query offers up to OUR_PAYLOAD) are at most this many
+    #: times the query's size (anti-amplification); larger answers are
+    #: truncated (TC=1) and the client retries over TCP. 0 turns the cap off.
     amplification: int = 4
+    #: Open TCP connections one source address may hold (of MAX_TCP_CLIENTS);
+    #: more are closed at once, so one client cannot take them all.
+    tcp_per_client: int = 8
 
 
 def _question_name_end(wire: bytes) -> int:
@@ -123,6 +131,7 @@ class DnsServer:
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None
         self._tcp_clients: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
+        self._tcp_per_peer: dict[str | None, int] = {}
         store.on_change(lambda _zone: self.clear_cache())
 
     # --- lifecycle -------------------------------------------------------
@@ -239,11 +248,9 @@ class DnsServer:
                 wire: bytes, tcp: bool) -> bytes:
         limit = 65535
         if not tcp:
-            limit = max(512, query.payload) if query.edns >= 0 else 512
-            if self.config.amplification and not query.had_tsig:
-                limit = min(limit, max(len(wire) * self.config.amplification, 12))
-        # dnspython renders up to at least 512 bytes whatever max_size says, so
-        # a smaller amplification limit is checked here, on the result.
+            limit = udp_limit(query, len(wire), self.config.amplification)
+        # dnspython may render more than max_size asks: the limit is checked
+        # here, on the result.
         out = _render_within(response, limit)
         if out is not None:
             return out
@@ -283,14 +290,17 @@ class DnsServer:
 
     async def _serve_tcp(self, reader: asyncio.StreamReader,
                          writer: asyncio.StreamWriter) -> None:
-        if len(self._tcp_clients) >= MAX_TCP_CLIENTS:
+        peername = writer.get_extra_info("peername")
+        peer = peername[0] if peername else None
+        per_peer = self._tcp_per_peer
+        if (len(self._tcp_clients) >= MAX_TCP_CLIENTS
+                or per_peer.get(peer, 0) >= self.config.tcp_per_client):
             writer.close()
             return
         task = asyncio.current_task()
         assert task is not None
         self._tcp_clients[task] = writer
-        peername = writer.get_extra_info("peername")
-        peer = peername[0] if peername else None
+        per_peer[peer] = per_peer.get(peer, 0) + 1
         try:
             while True:
                 header = await asyncio.wait_for(reader.readexactly(2), TCP_IDLE_SECONDS)
@@ -303,6 +313,11 @@ class DnsServer:
             pass
         finally:
             self._tcp_clients.pop(task, None)
+            left = per_peer[peer] - 1
+            if left:
+                per_peer[peer] = left
+            else:
+                del per_peer[peer]
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
@@ -334,6 +349,21 @@ class DnsServer:
                     return [failed] if failed is not None else []
         out = self.handle(wire, tcp=True, peer=peer)
         return [out] if out is not None else []
+
+
+def udp_limit(query: dns.message.Message, query_size: int, amplification: int) -> int:
+    """The most bytes a UDP answer to ``query`` may have.
+
+    What the client can take (512, or its EDNS size); never less than the
+    floor (512, or the EDNS size up to OUR_PAYLOAD), and between the floor and
+    what it can take at most ``amplification`` times the query (unless the
+    query is TSIG-signed, or the cap is 0).
+    """
+    offered = max(UDP_FLOOR, query.payload) if query.edns >= 0 else UDP_FLOOR
+    if not amplification or query.had_tsig:
+        return offered
+    floor = min(offered, OUR_PAYLOAD)
+    return min(offered, max(floor, query_size * amplification))
 
 
 def _is_transfer(wire: bytes) -> bool:

@@ -87,10 +87,20 @@ class DnsService:
         """After a commit in this process (any thread): the zone changes go into
         the views before the API answers, and so do changed transfer settings
         (the next change's NOTIFY goes by them). Other workers' changes counted
-        by now are older (their commits came first): they go in before."""
-        if self.relay is not None and self.relay.behind():
-            self.relay.catch_up()
-        self._take_in(info)
+        by now are older (their commits came first): they go in before.
+
+        The change is committed whatever happens here: if taking it in fails,
+        the zones it touched are reloaded from the database instead (the
+        request that made it still succeeds, see ``Database._run_hooks``)."""
+        try:
+            if self.relay is not None and self.relay.behind():
+                self.relay.catch_up()
+            self._take_in(info)
+        except Exception:
+            zones = [change.zone for change in info.get(ZONE_CHANGES, ())]
+            log.exception("taking in a committed change failed; reloading %s",
+                          ", ".join(zones) or "nothing")
+            self.store.reload_later(zones)
 
     def _take_in(self, info: dict[str, Any]) -> None:
         if info.get(SETTINGS_CHANGED):

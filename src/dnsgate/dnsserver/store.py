@@ -189,6 +189,15 @@ class ZoneStore:
         if self._reloads and self.loop is None:
             self.sync()
 
+    def reload_later(self, zones: Iterable[str]) -> None:
+        """Reload these zones from the database on the DNS server's thread (now,
+        when not serving): a change could not be applied in place."""
+        with self.lock:
+            for zone in zones:
+                self._reloads[zone] = None
+        if self._reloads and self.loop is None:
+            self.sync()
+
     def _apply_in_place(self, view: ZoneView, change: ZoneChange) -> bool:
         """Apply one change to ``view`` under the lock; False if it does not
         follow on from the view's serial (or replaces the zone) and needs a reload."""

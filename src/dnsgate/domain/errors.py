@@ -9,6 +9,7 @@
     │   └── ZoneNotFound          zone_not_found
     ├── Conflict                  conflict
     ├── RateLimited               rate_limited
+    ├── DatabaseBusy              database_busy
     └── BackendUnavailable        backend_unavailable
         └── BackendTimeout        backend_unavailable (on timeout)
 
@@ -69,6 +70,16 @@ class Conflict(DnsgateError):
 
 class RateLimited(DnsgateError):
     code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class DatabaseBusy(DnsgateError):
+    """The database's write lock could not be had in time; nothing was written."""
+
+    code = "database_busy"
 
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)

@@ -158,15 +158,34 @@ def parse_rdata(rtype: str, text: str) -> dns.rdata.Rdata:
 
 
 def _txt_presentation(value: str) -> str:
-    """Accept quoted presentation text as is; quote and split a raw value.
+    """Quoted presentation text with long strings split; a raw value quoted and split.
 
-    Raw text longer than 255 octets is split into several character-strings,
-    which is how DNS carries long TXT values such as DKIM keys.
+    Text longer than 255 octets becomes several character-strings, which is
+    how DNS carries long TXT values such as DKIM keys: a raw value, and each
+    quoted string of a presentation value (as PowerDNS does), on every surface.
     """
     stripped = value.strip()
     if stripped.startswith('"'):
-        return stripped
-    raw = value.encode("utf-8")
+        return _QUOTED_OR_ESCAPE.sub(_split_quoted, stripped)
+    return _quoted_chunks(value.encode("utf-8"))
+
+
+#: An escape outside quotes (skipped: ``\"`` opens no string), or a quoted string.
+_QUOTED_OR_ESCAPE: Final = re.compile(r'\\.|"((?:[^"\\]|\\.)*)"', re.DOTALL)
+
+
+def _split_quoted(match: re.Match[str]) -> str:
+    body = match.group(1)
+    if body is None or len(body.encode("utf-8")) <= _TXT_CHUNK:
+        return match.group(0)
+    try:
+        raw = dns.tokenizer.Token(dns.tokenizer.QUOTED_STRING, body).unescape_to_bytes().value
+    except dns.exception.DNSException:
+        return match.group(0)  # a broken escape: dnspython says what is wrong
+    return match.group(0) if len(raw) <= _TXT_CHUNK else _quoted_chunks(raw)
+
+
+def _quoted_chunks(raw: bytes) -> str:
     if not raw:
         return '""'
     chunks = [raw[i:i + _TXT_CHUNK] for i in range(0, len(raw), _TXT_CHUNK)]
