@@ -6,11 +6,23 @@ import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from dnsgate.api import account, admin, auth, errors, records
+from dnsgate.api import (
+    account,
+    account_backends,
+    admin,
+    auth,
+    errors,
+    explain,
+    openapi,
+    records,
+    refused,
+)
 from dnsgate.api.edge import EdgeMiddleware
 from dnsgate.api.fastlane import FastLane
 from dnsgate.backends.registry import BackendRegistry
@@ -20,7 +32,9 @@ from dnsgate.db import migrate
 from dnsgate.db.engine import Database
 from dnsgate.dnsserver.server import ServerConfig
 from dnsgate.dnsserver.service import ThreadedDnsService
+from dnsgate.services import refusal_audit
 from dnsgate.services.context import Env
+from dnsgate.services.login_throttle import shared_failures
 from dnsgate.services.ratelimit import RateLimiter
 from dnsgate.services.setup import ensure_builtin_backend
 from dnsgate.web import create_ui
@@ -39,12 +53,14 @@ def build_env(settings: Settings, db: Database | None = None,
     if db is None and settings.database_url is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)  # the SQLite file lives here
     database = db or Database(settings.effective_database_url,
-                              process_locks=worker.process_locks if worker else None)
+                              process_locks=worker.process_locks if worker else None,
+                              busy_timeout=settings.db_busy_timeout)
     key = settings.server_key()
     return Env(
         db=database,
         key=key,
-        backends=BackendRegistry(database, key),
+        backends=BackendRegistry(database, key, allow_networks=settings.byod_allow_network_list,
+                                 byod_providers=settings.byod_provider_names),
         limiter=RateLimiter({
             "token_write": settings.write_rate_limit,
             "login_ip": settings.login_ip_limit,
@@ -53,7 +69,9 @@ def build_env(settings: Settings, db: Database | None = None,
             "mail_account": settings.mail_account_limit,
             "register_ip": settings.register_ip_limit,
         }, settings.rate_limit_storage, shared_memory=worker.arrivals if worker else None),
-        login_failures=worker.login_failures if worker else None,
+        # One table of sign-in failures for the web and the API sign-in (and,
+        # with --workers, for every worker): neither surface doubles the tries.
+        login_failures=worker.login_failures if worker else shared_failures(),
     )
 
 
@@ -98,7 +116,8 @@ def create_app(settings: Settings, *, env: Env | None = None, migrate_on_start: 
         if settings.dns_port and (worker is None or worker.serves_dns):
             dns = ThreadedDnsService(environment.db, ServerConfig(
                 host=settings.dns_host, port=settings.dns_port,
-                amplification=settings.dns_amplification),
+                amplification=settings.dns_amplification,
+                tcp_per_client=settings.dns_tcp_per_client),
                 relay=worker.relay_receiver if worker else None)
             await dns.start()
         elif settings.dns_port and worker is not None and worker.relay_sender is not None:
@@ -110,9 +129,12 @@ def create_app(settings: Settings, *, env: Env | None = None, migrate_on_start: 
         app.state.dns = dns
         if own_process:
             tune_garbage_collector()
+        refusals = asyncio.create_task(refusal_audit.flush_every_minute(environment))
         try:
             yield
         finally:
+            refusals.cancel()
+            await asyncio.to_thread(refusal_audit.flush, environment, everything=True)
             if dns is not None:
                 await dns.stop()
             await environment.backends.aclose()
@@ -130,6 +152,7 @@ def create_app(settings: Settings, *, env: Env | None = None, migrate_on_start: 
     )
     app.state.env = environment
     errors.install(app)
+    openapi.install(app)
 
     # First in the route table: probes hit these often, and routes match in order.
     @app.get("/healthz", include_in_schema=False)
@@ -151,7 +174,7 @@ def create_app(settings: Settings, *, env: Env | None = None, migrate_on_start: 
     app.include_router(httpreq.router)
     app.include_router(pdns_api.router)
     # (compat routers above this line)
-    for module in (auth, account, admin):
+    for module in (auth, account, account_backends, admin, explain):
         app.include_router(module.router, prefix=API_V1)
     # the web UI (src/dnsgate/web): its own app, so its pages, errors and
     # security headers never mix with the API's problem+json
@@ -161,10 +184,22 @@ def create_app(settings: Settings, *, env: Env | None = None, migrate_on_start: 
     async def home() -> RedirectResponse:
         return RedirectResponse("/ui/", status_code=307)
 
+    if settings.metrics_enabled:
+        @app.get("/metrics", include_in_schema=False)
+        async def metrics() -> Response:
+            """This process's counters, in Prometheus' text format."""
+            return Response(generate_latest(environment.refusals.registry),
+                            media_type=CONTENT_TYPE_LATEST)
+
+    def edge_refused(scope: dict[str, Any], status: int, code: str) -> None:
+        refused.report(environment, Request(scope), status=status, code=code,
+                       surface=refused.surface_of(scope.get("path", "")))
+
     app.add_middleware(FastLane, handlers=app.exception_handlers, routes=[
         ("PUT", f"{API_V1}{records.PUT_PATH}", records.put_rrset_direct),
         ("GET", dyndns2.UPDATE_PATH, dyndns2.nic_update),
         ("POST", dyndns2.UPDATE_PATH, dyndns2.nic_update)])
     app.add_middleware(EdgeMiddleware, proxies=settings.trusted_proxy_networks,
-                       max_body=settings.max_body_bytes)
+                       max_body=settings.max_body_bytes, proxy_header=settings.proxy_header,
+                       on_refused=edge_refused)
     return app

@@ -31,7 +31,15 @@ class Settings(BaseSettings):
     dns_host: str = "127.0.0.1"
     dns_port: int = 5353  # 0: no embedded DNS server
     dns_amplification: int = 4  # UDP answer <= this x query size (0: no cap)
+    # open DNS TCP connections one source address may hold; more are closed at once
+    dns_tcp_per_client: int = Field(default=8, ge=1)
+    # seconds a write waits for SQLite's write lock before 503 database_busy
+    db_busy_timeout: float = Field(default=5.0, gt=0, le=600)
     trusted_proxies: str = ""
+    # the one header trusted proxies set to name the client (the other is ignored)
+    proxy_header: Literal["x-forwarded-for", "forwarded"] = "x-forwarded-for"
+    # /metrics (Prometheus text format): counters of refused requests
+    metrics_enabled: bool = True
     max_body_bytes: int = 64 * 1024
     write_rate_limit: str = "120/minute"
     login_ip_limit: str = "30/minute"
@@ -61,6 +69,14 @@ class Settings(BaseSettings):
     # empty: bring-your-own-DNS is off). Not lexicon by default: its ~90 providers
     # reach arbitrary third-party APIs. Never the built-in store.
     byod_providers: str = "powerdns,rfc2136,cloudflare,route53,netcup"
+    # networks (comma-separated CIDRs) an account's own backend may reach besides
+    # public unicast addresses (security/egress.py); empty: public addresses only
+    byod_allow_networks: str = ""
+
+    @field_validator("proxy_header", mode="before")
+    @classmethod
+    def _header_name(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("secret_key")
     @classmethod
@@ -83,6 +99,19 @@ class Settings(BaseSettings):
             if part.strip()
         )
 
+    @field_validator("byod_allow_networks")
+    @classmethod
+    def _cidrs(cls, value: str) -> str:
+        try:
+            ipaddress_networks(value)
+        except ValueError as exc:
+            raise ValueError(f"DNSGATE_BYOD_ALLOW_NETWORKS: {exc}") from None
+        return value
+
+    @cached_property
+    def byod_allow_network_list(self) -> tuple[Network, ...]:
+        return ipaddress_networks(self.byod_allow_networks)
+
     @property
     def byod_provider_names(self) -> tuple[str, ...]:
         return tuple(p.strip() for p in self.byod_providers.split(",") if p.strip())
@@ -99,3 +128,9 @@ class Settings(BaseSettings):
             with os.fdopen(fd, "w") as fh:
                 fh.write(secrets.token_urlsafe(48))
         return path.read_text().strip().encode("utf-8")
+
+
+def ipaddress_networks(text: str) -> tuple[Network, ...]:
+    """Comma-separated CIDRs as networks; ValueError on a bad one."""
+    return tuple(ipaddress.ip_network(part.strip(), strict=False)
+                 for part in text.split(",") if part.strip())

@@ -1,8 +1,10 @@
 """The client address over HTTP: the socket peer, unless it is a trusted proxy.
 
-``X-Forwarded-For`` and ``Forwarded`` are honoured only from peers listed in
-``DNSGATE_TRUSTED_PROXIES``; then the forwarded address is what the audit
-log records and what token CIDRs are checked against.
+From peers listed in ``DNSGATE_TRUSTED_PROXIES`` exactly one header is read,
+the one the proxy sets (``DNSGATE_PROXY_HEADER``: ``x-forwarded-for`` by
+default, or ``forwarded``); then the forwarded address is what the audit log
+records and what token CIDRs are checked against. The other header is
+whatever the client sent, and never counts.
 """
 
 from __future__ import annotations
@@ -24,10 +26,21 @@ async def realm(world) -> int:
 
 @pytest.fixture
 def proxied_app(settings, env, make_settings):
-    """The app behind a reverse proxy on 127.0.0.1 (the test client's address)."""
+    """The app behind a reverse proxy on 127.0.0.1 (the test client's address)
+    that sets X-Forwarded-For."""
     from dnsgate.app import create_app
 
     return create_app(make_settings(trusted_proxies="127.0.0.1/32, ::1"), env=env,
+                      migrate_on_start=False)
+
+
+@pytest.fixture
+def rfc7239_app(settings, env, make_settings):
+    """The app behind a reverse proxy on 127.0.0.1 that sets ``Forwarded``."""
+    from dnsgate.app import create_app
+
+    return create_app(make_settings(trusted_proxies="127.0.0.1/32, ::1",
+                                    proxy_header="Forwarded"), env=env,
                       migrate_on_start=False)
 
 
@@ -88,20 +101,51 @@ async def test_x_forwarded_for_from_a_trusted_proxy(proxied_app, world, env, rea
         assert source_of(env, response) == "127.0.0.1"
 
 
-async def test_forwarded_from_a_trusted_proxy(proxied_app, world, env, realm, make_client):
+async def test_forwarded_from_a_trusted_proxy(rfc7239_app, world, env, realm, make_client):
     token = world.token(realm, cidrs=["2001:db8::/32"])
-    async with make_client(proxied_app) as c:
+    async with make_client(rfc7239_app) as c:
         response = await put(c, token.secret,
                              {"Forwarded": 'for=192.0.2.60;proto=https, '
                                            'for="[2001:db8:cafe::17]:4711"'})
         assert response.status_code == 200, response.text
         assert source_of(env, response) == "2001:db8:cafe::17"
-        # Forwarded wins over X-Forwarded-For when both are sent
+        # X-Forwarded-For is the client's own text here: never read
         response = await put(c, token.secret, {"Forwarded": 'for="[2001:db8::1]"',
                                                "X-Forwarded-For": "192.0.2.1"},
                              data="192.0.2.2")
         assert response.status_code == 200
         assert source_of(env, response) == "2001:db8::1"
+        response = await put(c, token.secret, {"X-Forwarded-For": "2001:db8::99"},
+                             data="192.0.2.3")
+        assert_problem(response, 403, "ip_not_allowed")
+        assert source_of(env, response) == "127.0.0.1"
+
+
+async def test_a_client_forwarded_header_cannot_outvote_the_proxy(proxied_app, world, env,
+                                                                  realm, make_client):
+    """The proxy appends the client's address to X-Forwarded-For and passes the
+    client's own Forwarded through: reading it would let the client choose."""
+    token = world.token(realm, cidrs=["203.0.113.0/24"])
+    async with make_client(proxied_app) as c:
+        response = await put(c, token.secret, {"X-Forwarded-For": "198.51.100.7",
+                                               "Forwarded": "for=203.0.113.5"})
+        assert_problem(response, 403, "ip_not_allowed")
+        assert source_of(env, response) == "198.51.100.7"
+        response = await put(c, token.secret, {"Forwarded": "for=203.0.113.5"})
+        assert_problem(response, 403, "ip_not_allowed")
+        assert source_of(env, response) == "127.0.0.1"
+
+
+@pytest.mark.parametrize("value", ["x-forwarded-for", "X-Forwarded-For", "forwarded"])
+def test_the_proxy_header_setting(make_settings, value):
+    assert make_settings(proxy_header=value).proxy_header == value.lower()
+
+
+def test_an_unknown_proxy_header_is_refused(make_settings):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        make_settings(proxy_header="x-real-ip")
 
 
 async def test_token_use_records_the_forwarded_address(proxied_app, world, realm, make_client):

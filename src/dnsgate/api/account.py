@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 from fastapi import APIRouter, Query
 
 from dnsgate.api.deps import AccountCaller, Ctx, EnvDep
+from dnsgate.api.openapi import problems
+from dnsgate.api.params import EventId, RowId
 from dnsgate.api.schemas import (
     AccountPublic,
     ApiKeyCreate,
@@ -49,12 +51,14 @@ async def my_realms(env: EnvDep, caller: AccountCaller,
             for r, z in realms.list_realms(env, account_id=caller.account_id, status=status)]
 
 
-@router.post("/realms", response_model=RealmPublic, status_code=201)
+@router.post("/realms", response_model=RealmPublic, status_code=201, responses=problems(409, 502))
 async def request_realm(env: EnvDep, ctx: Ctx, caller: AccountCaller,
                         body: RealmCreate) -> RealmPublic:
     """Claim a name in a zone; approved at once in auto-approve zones, else pending."""
+    upstream = await realms.read_upstream(env, caller, body.zone)
     realm = realms.request_realm(env, ctx, caller=caller, zone=body.zone, name=body.name,
-                                 kind=body.kind, types=body.types, operations=body.operations)
+                                 kind=body.kind, types=body.types, operations=body.operations,
+                                 upstream=upstream)
     return _realm(env, caller, realm.id)
 
 
@@ -63,13 +67,13 @@ def _realm(env: Env, caller: Caller, realm_id: int) -> RealmPublic:
 
 
 @router.get("/realms/{realm_id}", response_model=RealmPublic)
-async def my_realm(env: EnvDep, caller: AccountCaller, realm_id: int) -> RealmPublic:
+async def my_realm(env: EnvDep, caller: AccountCaller, realm_id: RowId) -> RealmPublic:
     return _realm(env, caller, realm_id)
 
 
-@router.post("/realms/{realm_id}/revoke", response_model=RealmPublic)
+@router.post("/realms/{realm_id}/revoke", response_model=RealmPublic, responses=problems(409))
 async def give_up_realm(env: EnvDep, ctx: Ctx, caller: AccountCaller,
-                        realm_id: int) -> RealmPublic:
+                        realm_id: RowId) -> RealmPublic:
     """Give up a realm; its tokens stop working on their next request."""
     realms.decide_realm(env, ctx, caller=caller, realm_id=realm_id, status="revoked")
     return _realm(env, caller, realm_id)
@@ -77,7 +81,7 @@ async def give_up_realm(env: EnvDep, ctx: Ctx, caller: AccountCaller,
 
 @router.get("/tokens", response_model=list[TokenPublic])
 async def my_tokens(env: EnvDep, caller: AccountCaller,
-                    realm_id: int | None = None) -> list[TokenPublic]:
+                    realm_id: RowId | None = None) -> list[TokenPublic]:
     return [TokenPublic.model_validate(t)
             for t in tokens.list_tokens(env, account_id=caller.account_id, realm_id=realm_id)]
 
@@ -96,7 +100,7 @@ def mint_token(env: Env, ctx: RequestContext, caller: Caller, body: TokenCreate)
                                         "token": text})
 
 
-@router.post("/tokens", response_model=TokenCreated, status_code=201)
+@router.post("/tokens", response_model=TokenCreated, status_code=201, responses=problems(409))
 async def create_token(env: EnvDep, ctx: Ctx, caller: AccountCaller,
                        body: TokenCreate) -> TokenCreated:
     """Mint a token for one of my realms; the secret is in this response only."""
@@ -130,7 +134,7 @@ async def create_api_key(env: EnvDep, ctx: Ctx, caller: AccountCaller,
 async def revoke_api_key(env: EnvDep, ctx: Ctx, caller: AccountCaller,
                          key_id: str) -> ApiKeyPublic:
     return ApiKeyPublic.model_validate(
-        accounts.revoke_api_key(env, ctx, caller=caller, key_id=key_id))
+        accounts.revoke_api_key(env, ctx, caller=caller, key_id=key_id, own=True))
 
 
 @router.get("/audit", response_model=list[AuditEventPublic])
@@ -138,7 +142,7 @@ async def my_audit(env: EnvDep, caller: AccountCaller, zone: str | None = None,
                    outcome: str | None = None, token_id: str | None = None,
                    since: datetime | None = None, until: datetime | None = None,
                    limit: int = Query(default=100, ge=1, le=1000),
-                   before_id: int | None = None) -> list[AuditEventPublic]:
+                   before_id: EventId | None = None) -> list[AuditEventPublic]:
     """My own audit events, newest first."""
     events = audit_log.query(env, AuditQuery(
         account_id=caller.account_id, token_id=token_id, zone=zone, outcome=outcome,

@@ -9,6 +9,8 @@ from sqlalchemy import select
 
 from dnsgate.api.account import mint_token
 from dnsgate.api.deps import AdminCaller, Ctx, EnvDep
+from dnsgate.api.openapi import problems
+from dnsgate.api.params import EventId, RowId
 from dnsgate.api.schemas import (
     AccountCreate,
     AccountCreated,
@@ -47,7 +49,7 @@ from dnsgate.services import (
     zones,
 )
 from dnsgate.services.audit_log import AuditQuery
-from dnsgate.services.zones import PolicyUpdate, find_zone, normalize_zone
+from dnsgate.services.zones import PolicyUpdate, find_zone, find_zone_by_id, normalize_zone
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -57,7 +59,7 @@ async def list_accounts(env: EnvDep, _: AdminCaller, q: str | None = None) -> li
     return [AccountPublic.model_validate(a) for a in accounts.list_accounts(env, query=q)]
 
 
-@router.post("/accounts", response_model=AccountCreated, status_code=201)
+@router.post("/accounts", response_model=AccountCreated, status_code=201, responses=problems(409))
 async def create_account(env: EnvDep, ctx: Ctx, caller: AdminCaller,
                          body: AccountCreate) -> AccountCreated:
     """Create an account; without a password, a one-time password is returned."""
@@ -68,16 +70,17 @@ async def create_account(env: EnvDep, ctx: Ctx, caller: AdminCaller,
                                           "password": None if body.password else password})
 
 
-@router.post("/accounts/{account_id}/disable", response_model=AccountPublic)
+@router.post("/accounts/{account_id}/disable", response_model=AccountPublic,
+             responses=problems(409))
 async def disable_account(env: EnvDep, ctx: Ctx, caller: AdminCaller,
-                          account_id: int) -> AccountPublic:
+                          account_id: RowId) -> AccountPublic:
     return AccountPublic.model_validate(accounts.set_status(
         env, ctx, caller=caller, account_id=account_id, status="disabled"))
 
 
-@router.post("/accounts/{account_id}/enable", response_model=AccountPublic)
+@router.post("/accounts/{account_id}/enable", response_model=AccountPublic, responses=problems(409))
 async def enable_account(env: EnvDep, ctx: Ctx, caller: AdminCaller,
-                         account_id: int) -> AccountPublic:
+                         account_id: RowId) -> AccountPublic:
     return AccountPublic.model_validate(accounts.set_status(
         env, ctx, caller=caller, account_id=account_id, status="active"))
 
@@ -93,7 +96,7 @@ async def list_backends(env: EnvDep, _: AdminCaller) -> list[BackendPublic]:
     return [BackendPublic.model_validate(b) for b in backends.list_backends(env)]
 
 
-@router.post("/backends", response_model=BackendPublic, status_code=201)
+@router.post("/backends", response_model=BackendPublic, status_code=201, responses=problems(409))
 async def add_backend(env: EnvDep, ctx: Ctx, caller: AdminCaller,
                       body: BackendCreate) -> BackendPublic:
     """Save a provider connection; ``POST .../check`` then tests it."""
@@ -106,7 +109,7 @@ async def get_backend(env: EnvDep, _: AdminCaller, name: str) -> BackendPublic:
     return BackendPublic.model_validate(backends.get_backend(env, name))
 
 
-@router.patch("/backends/{name}", response_model=BackendPublic)
+@router.patch("/backends/{name}", response_model=BackendPublic, responses=problems(502))
 async def update_backend(env: EnvDep, ctx: Ctx, caller: AdminCaller, name: str,
                          body: BackendUpdate) -> BackendPublic:
     """Edit the configuration or enable/disable; disabling stops every write at once."""
@@ -114,14 +117,14 @@ async def update_backend(env: EnvDep, ctx: Ctx, caller: AdminCaller, name: str,
         env, ctx, caller=caller, name=name, config=body.config, status=body.status))
 
 
-@router.post("/backends/{name}/check", response_model=BackendPublic)
+@router.post("/backends/{name}/check", response_model=BackendPublic, responses=problems(502))
 async def check_backend(env: EnvDep, ctx: Ctx, caller: AdminCaller, name: str) -> BackendPublic:
     """Test the credentials now; the result is stored as the backend's health."""
     return BackendPublic.model_validate(await backends.check_backend(
         env, ctx, caller=caller, name=name))
 
 
-@router.get("/backends/{name}/zones", response_model=list[str])
+@router.get("/backends/{name}/zones", response_model=list[str], responses=problems(502))
 async def backend_zones(env: EnvDep, _: AdminCaller, name: str) -> list[str]:
     """Zones the backend's credentials reach, to pick one to offer."""
     return await backends.backend_zones(env, name)
@@ -130,8 +133,8 @@ async def backend_zones(env: EnvDep, _: AdminCaller, name: str) -> list[str]:
 @router.get("/zones", response_model=list[ZonePolicyPublic])
 async def list_zones(env: EnvDep, _: AdminCaller) -> list[ZonePolicyPublic]:
     with env.db.read() as session:
-        names = list(session.scalars(select(Zone.name).order_by(Zone.name)))
-        return [zone_public(find_zone(session, n)) for n in names]
+        ids = list(session.scalars(select(Zone.id).order_by(Zone.name, Zone.id)))
+        return [zone_public(find_zone_by_id(session, i)) for i in ids]
 
 
 def _policy(body: ZoneCreate | ZoneUpdate, *, only_set: bool) -> PolicyUpdate:
@@ -143,7 +146,8 @@ def _policy(body: ZoneCreate | ZoneUpdate, *, only_set: bool) -> PolicyUpdate:
         clear_realm_quota="realm_quota" in fields and fields["realm_quota"] is None)
 
 
-@router.post("/zones", response_model=ZonePolicyPublic, status_code=201)
+@router.post("/zones", response_model=ZonePolicyPublic, status_code=201,
+             responses=problems(409, 502))
 async def add_zone(env: EnvDep, ctx: Ctx, caller: AdminCaller,
                    body: ZoneCreate) -> ZonePolicyPublic:
     """Offer a zone of a backend (created with SOA/NS on the built-in backend)."""
@@ -177,7 +181,7 @@ async def get_transfer(env: EnvDep, _: AdminCaller, zone: str) -> TransferPublic
     return TransferPublic.model_validate(settings.public())
 
 
-@router.put("/zones/{zone}/transfer", response_model=TransferPublic)
+@router.put("/zones/{zone}/transfer", response_model=TransferPublic, responses=problems(409))
 async def set_transfer(env: EnvDep, ctx: Ctx, caller: AdminCaller, zone: str,
                        body: TransferUpdate) -> TransferPublic:
     """Set whom to NOTIFY and who may AXFR a built-in zone."""
@@ -192,7 +196,8 @@ async def list_grants(env: EnvDep, _: AdminCaller, zone: str) -> list[GrantPubli
     return [grant_public(g, z) for g, z in grants.list_grants(env, zone=zone)]
 
 
-@router.post("/zones/{zone}/grants", response_model=GrantPublic, status_code=201)
+@router.post("/zones/{zone}/grants", response_model=GrantPublic, status_code=201,
+             responses=problems(409))
 async def create_grant(env: EnvDep, ctx: Ctx, caller: AdminCaller, zone: str,
                        body: GrantCreate) -> GrantPublic:
     grant = grants.create_grant(env, ctx, caller=caller, zone=zone, account_id=body.account_id,
@@ -202,7 +207,7 @@ async def create_grant(env: EnvDep, ctx: Ctx, caller: AdminCaller, zone: str,
 
 
 @router.post("/grants/{grant_id}/revoke", response_model=GrantPublic)
-async def revoke_grant(env: EnvDep, ctx: Ctx, caller: AdminCaller, grant_id: int) -> GrantPublic:
+async def revoke_grant(env: EnvDep, ctx: Ctx, caller: AdminCaller, grant_id: RowId) -> GrantPublic:
     grant = grants.revoke_grant(env, ctx, caller=caller, grant_id=grant_id)
     with env.db.read() as session:
         zone = session.get(Zone, grant.zone_id)
@@ -212,13 +217,13 @@ async def revoke_grant(env: EnvDep, ctx: Ctx, caller: AdminCaller, grant_id: int
 @router.get("/realms", response_model=list[RealmPublic])
 async def list_realms(env: EnvDep, _: AdminCaller, status: str | None = None,
                       zone: str | None = None,
-                      account_id: int | None = None) -> list[RealmPublic]:
+                      account_id: RowId | None = None) -> list[RealmPublic]:
     """Realms, e.g. ``?status=pending`` for the approvals queue."""
     return [realm_public(r, z) for r, z in realms.list_realms(
         env, account_id=account_id, status=status, zone=zone)]
 
 
-@router.post("/realms", response_model=RealmPublic, status_code=201)
+@router.post("/realms", response_model=RealmPublic, status_code=201, responses=problems(409, 502))
 async def create_realm(env: EnvDep, ctx: Ctx, caller: AdminCaller,
                        body: RealmAdminCreate) -> RealmPublic:
     """Create an approved realm for an account."""
@@ -228,14 +233,15 @@ async def create_realm(env: EnvDep, ctx: Ctx, caller: AdminCaller,
     return realm_public(*realms.find_realm(env, caller, realm.id))
 
 
-@router.post("/realms/{realm_id}/approve", response_model=RealmPublic)
-async def approve_realm(env: EnvDep, ctx: Ctx, caller: AdminCaller, realm_id: int) -> RealmPublic:
+@router.post("/realms/{realm_id}/approve", response_model=RealmPublic, responses=problems(409))
+async def approve_realm(env: EnvDep, ctx: Ctx, caller: AdminCaller,
+                        realm_id: RowId) -> RealmPublic:
     realms.decide_realm(env, ctx, caller=caller, realm_id=realm_id, status="approved")
     return realm_public(*realms.find_realm(env, caller, realm_id))
 
 
-@router.post("/realms/{realm_id}/reject", response_model=RealmPublic)
-async def reject_realm(env: EnvDep, ctx: Ctx, caller: AdminCaller, realm_id: int,
+@router.post("/realms/{realm_id}/reject", response_model=RealmPublic, responses=problems(409))
+async def reject_realm(env: EnvDep, ctx: Ctx, caller: AdminCaller, realm_id: RowId,
                        body: RealmReject) -> RealmPublic:
     """Reject a pending realm; the reason is shown to the account."""
     realms.decide_realm(env, ctx, caller=caller, realm_id=realm_id, status="rejected",
@@ -243,22 +249,23 @@ async def reject_realm(env: EnvDep, ctx: Ctx, caller: AdminCaller, realm_id: int
     return realm_public(*realms.find_realm(env, caller, realm_id))
 
 
-@router.post("/realms/{realm_id}/revoke", response_model=RealmPublic)
-async def revoke_realm(env: EnvDep, ctx: Ctx, caller: AdminCaller, realm_id: int) -> RealmPublic:
+@router.post("/realms/{realm_id}/revoke", response_model=RealmPublic, responses=problems(409))
+async def revoke_realm(env: EnvDep, ctx: Ctx, caller: AdminCaller,
+                       realm_id: RowId) -> RealmPublic:
     realms.decide_realm(env, ctx, caller=caller, realm_id=realm_id, status="revoked")
     return realm_public(*realms.find_realm(env, caller, realm_id))
 
 
 @router.get("/tokens", response_model=list[TokenPublic])
 async def list_tokens(env: EnvDep, _: AdminCaller, q: str | None = None,
-                      account_id: int | None = None,
-                      realm_id: int | None = None) -> list[TokenPublic]:
+                      account_id: RowId | None = None,
+                      realm_id: RowId | None = None) -> list[TokenPublic]:
     """Tokens by id prefix (``q``), owner or realm."""
     return [TokenPublic.model_validate(t) for t in tokens.list_tokens(
         env, account_id=account_id, realm_id=realm_id, query=q)]
 
 
-@router.post("/tokens", response_model=TokenCreated, status_code=201)
+@router.post("/tokens", response_model=TokenCreated, status_code=201, responses=problems(409))
 async def create_token(env: EnvDep, ctx: Ctx, caller: AdminCaller,
                        body: TokenCreate) -> TokenCreated:
     """Mint a token for any approved realm."""
@@ -272,12 +279,12 @@ async def revoke_token(env: EnvDep, ctx: Ctx, caller: AdminCaller, token_id: str
 
 
 @router.get("/audit", response_model=list[AuditEventPublic])
-async def audit(env: EnvDep, _: AdminCaller, account_id: int | None = None,
+async def audit(env: EnvDep, _: AdminCaller, account_id: RowId | None = None,
                 token_id: str | None = None, zone: str | None = None,
                 outcome: str | None = None, action: str | None = None,
                 since: datetime | None = None, until: datetime | None = None,
                 limit: int = Query(default=100, ge=1, le=1000),
-                before_id: int | None = None) -> list[AuditEventPublic]:
+                before_id: EventId | None = None) -> list[AuditEventPublic]:
     """The audit log, newest first; page with ``before_id``."""
     events = audit_log.query(env, AuditQuery(
         account_id=account_id, token_id=token_id,

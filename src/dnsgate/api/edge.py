@@ -1,7 +1,12 @@
-"""ASGI middleware at the edge: request id, client address, body size limit.
+"""ASGI middleware at the edge: request id, client address, URL text, body size limit.
 
 Plain ASGI (not BaseHTTPMiddleware) because it runs on every request and
 must stay cheap.
+
+A URL whose path or query holds a NUL character, or a path that is not
+valid Unicode (lone surrogates), is refused here with 422 on every surface:
+no handler, and no database, ever sees such text. (Bytes that are not UTF-8
+reach the handlers as U+FFFD, which the servers decode them to.)
 """
 
 from __future__ import annotations
@@ -9,17 +14,17 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from starlette.exceptions import HTTPException
 
-from dnsgate.security.client_ip import Network, client_ip
+from dnsgate.security.client_ip import Network, ProxyHeader, client_ip
 
 ASGIApp = Any
-_LIST_HEADERS = frozenset({b"x-forwarded-for", b"forwarded"})
-_WANTED = frozenset({b"x-request-id", b"content-length", *_LIST_HEADERS})
+#: ``on_refused(scope, status, code)``: a refusal the edge answered itself.
+OnRefused = Callable[[dict[str, Any], int, str], None]
 _GOOD_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -31,11 +36,32 @@ class Edge:
     client_ip: str | None
 
 
+def clean_url(scope: dict[str, Any]) -> bool:
+    """No NUL in the path or the query, and a path that encodes as UTF-8."""
+    path: str = scope.get("path", "")
+    if "\x00" in path or b"%00" in scope.get("query_string", b""):
+        return False
+    if not path.isascii():
+        try:
+            path.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+    return True
+
+
 class EdgeMiddleware:
-    def __init__(self, app: ASGIApp, *, proxies: Sequence[Network], max_body: int) -> None:
+    def __init__(self, app: ASGIApp, *, proxies: Sequence[Network], max_body: int,
+                 proxy_header: ProxyHeader = "x-forwarded-for",
+                 on_refused: OnRefused | None = None) -> None:
         self.app = app
         self.proxies = tuple(proxies)
         self.max_body = max_body
+        self.proxy_header = proxy_header
+        # The one proxy header read, and only with trusted proxies configured.
+        self._list_header = proxy_header.encode() if self.proxies else None
+        self._wanted = frozenset({b"x-request-id", b"content-length"}
+                                 | ({self._list_header} if self._list_header else set()))
+        self.on_refused = on_refused
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -43,11 +69,11 @@ class EdgeMiddleware:
             return
         headers: dict[bytes, str] = {}
         for raw_key, raw_value in scope.get("headers", ()):
-            if raw_key not in _WANTED:  # ASGI header names are lowercase already
+            if raw_key not in self._wanted:  # ASGI header names are lowercase already
                 continue
             value = raw_value.decode("latin-1")
-            # Repeated proxy headers are one list (RFC 9110 5.3); others: the last wins.
-            if raw_key in _LIST_HEADERS and raw_key in headers:
+            # A repeated proxy header is one list (RFC 9110 5.3); others: the last wins.
+            if raw_key == self._list_header and raw_key in headers:
                 headers[raw_key] = f"{headers[raw_key]},{value}"
             else:
                 headers[raw_key] = value
@@ -58,8 +84,8 @@ class EdgeMiddleware:
         if not self.proxies and peer is not None and ":" not in peer:
             ip: str | None = peer  # plain IPv4 from the socket: nothing to normalize
         else:
-            ip = client_ip(peer, headers.get(b"x-forwarded-for"), headers.get(b"forwarded"),
-                           self.proxies)
+            forwarded = headers.get(self._list_header) if self._list_header else None
+            ip = client_ip(peer, forwarded, self.proxies, header=self.proxy_header)
         scope["dnsgate"] = Edge(request_id, ip)
         raw_id = request_id.encode()
 
@@ -71,8 +97,15 @@ class EdgeMiddleware:
                 message["headers"] = out
             await send(message)
 
+        if not clean_url(scope):
+            if self.on_refused is not None:
+                self.on_refused(scope, 422, "invalid_request")
+            await _problem(send_with_id, request_id, 422, "invalid_request",
+                           "the URL holds a NUL character or text that is not Unicode")
+            return
         length = headers.get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+        if length is not None and (not (length.isascii() and length.isdigit())
+                                   or int(length) > self.max_body):
             await _too_large(send_with_id, request_id, self.max_body)
             return
         seen = 0
@@ -101,12 +134,19 @@ class BodyTooLarge(HTTPException):
 
 
 async def _too_large(send: Any, request_id: str, limit: int) -> None:
+    await _problem(send, request_id, 413, "body_too_large",
+                   f"request bodies are limited to {limit} bytes", title="Body too large")
+
+
+async def _problem(send: Any, request_id: str, status: int, code: str, detail: str, *,
+                   title: str | None = None) -> None:
+    """A problem document sent from here, before any app could answer."""
     body = json.dumps({
-        "type": "urn:dnsgate:problem:body_too_large", "title": "Body too large",
-        "status": 413, "code": "body_too_large",
-        "detail": f"request bodies are limited to {limit} bytes", "request_id": request_id,
+        "type": f"urn:dnsgate:problem:{code}",
+        "title": title or code.replace("_", " ").capitalize(),
+        "status": status, "code": code, "detail": detail, "request_id": request_id,
     }).encode()
-    await send({"type": "http.response.start", "status": 413, "headers": [
+    await send({"type": "http.response.start", "status": status, "headers": [
         (b"content-type", b"application/problem+json"),
         (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})

@@ -7,10 +7,14 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
+from starlette.routing import Match
 
-from dnsgate.domain.errors import BackendTimeout, DnsgateError, RateLimited
+from dnsgate.api import refused
+from dnsgate.domain.errors import BackendTimeout, DatabaseBusy, DnsgateError, RateLimited
+from dnsgate.security import text
 
 log = logging.getLogger("dnsgate.api")
 PROBLEM = "application/problem+json"
@@ -20,18 +24,25 @@ STATUS: dict[str, int] = {
     "token_missing": 401, "token_invalid": 401, "token_expired": 401, "token_revoked": 401,
     "login_failed": 401, "account_pending": 401,
     "forbidden": 403, "admin_required": 403, "account_disabled": 403, "ip_not_allowed": 403,
-    "twofactor_required": 403,
+    "twofactor_required": 403, "2fa_required": 403, "mail_unavailable": 403,
+    "registration_invite": 403, "registration_closed": 403,
     "name_outside_realm": 403, "type_not_allowed": 403, "operation_not_allowed": 403,
     "zone_policy": 403, "realm_inactive": 403, "zone_disabled": 403,
+    "subtree_required": 403, "claim_inside": 403,
     "not_found": 404, "zone_not_found": 404,
     "method_not_allowed": 405,
-    "conflict": 409,
+    "conflict": 409, "self_lockout": 409, "last_admin": 409, "not_pending": 409,
+    "email_unverified": 409,
     "body_too_large": 413,
     "unsupported_media_type": 415,
     "invalid_request": 422, "invalid_name": 422, "invalid_record": 422,
+    "invalid_email": 422, "invalid_role": 422, "invalid_days": 422, "weak_password": 422,
+    "wrong_password": 422, "reauth_failed": 422, "totp_invalid": 422, "invite_invalid": 422,
+    "link_invalid": 422, "link_expired": 422,
     "rate_limited": 429,
     "internal_error": 500,
-    "backend_unavailable": 502,
+    "backend_unavailable": 502, "backend_timeout": 504,
+    "database_busy": 503,
 }
 
 TITLES: dict[str, str] = {
@@ -72,6 +83,25 @@ def _request_id(request: Request) -> str | None:
     return edge.request_id if edge else None
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> str:
+    """``Allow`` of a 405: every method some route takes at the request's path
+    (a route has one method; Starlette names the first route's only)."""
+    routes = request.app.router.routes
+    return ", ".join(method for method in _METHODS if any(
+        route.matches({**request.scope, "method": method})[0] == Match.FULL
+        for route in routes))
+
+
+def _reported(request: Request, response: JSONResponse, code: str) -> JSONResponse:
+    """Count, log and aggregate a refusal (services.refusals); the response."""
+    refused.report(request.app.state.env, request, status=response.status_code, code=code,
+                   surface=refused.surface_of(request.url.path))
+    return response
+
+
 def install(app: FastAPI) -> None:
     """Map the domain error tree and framework errors to problems."""
 
@@ -80,36 +110,77 @@ def install(app: FastAPI) -> None:
         headers = {}
         status = None
         detail = exc.message
-        if isinstance(exc, RateLimited):
+        if isinstance(exc, (RateLimited, DatabaseBusy)):
             headers["Retry-After"] = str(exc.retry_after)
         if isinstance(exc, BackendTimeout):
             status = 504
         if exc.code in ("token_missing", "token_invalid"):
             detail = GENERIC_401
-        return problem(exc.code, detail, status=status, headers=headers,
-                       request_id=_request_id(request))
+        return _reported(request, problem(exc.code, text.scrub(detail), status=status,
+                                          headers=headers, request_id=_request_id(request)),
+                         exc.code)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", "")}
-                  for e in exc.errors()]
+        # a field name may be the client's own text (an unknown key): scrubbed
+        errors = [{"loc": [text.scrub(str(p)) for p in e.get("loc", ())],
+                   "msg": text.scrub(str(e.get("msg", "")))} for e in exc.errors()]
         first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
         loc, msg = ".".join(first["loc"]), str(first["msg"])
         detail = f"{loc}: {msg}" if loc else msg
-        return problem("invalid_request", detail, request_id=_request_id(request),
-                       extra={"errors": errors})
+        return _reported(request, problem("invalid_request", detail,
+                                          request_id=_request_id(request),
+                                          extra={"errors": errors}), "invalid_request")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large",
                 415: "unsupported_media_type"}.get(exc.status_code, "invalid_request")
-        return problem(code, str(exc.detail), status=exc.status_code,
-                       request_id=_request_id(request))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request) or headers.get("Allow", "")
+        # FastAPI's 400 is a body it could not read (not UTF-8): refused input, as all is
+        status = 422 if exc.status_code == 400 else exc.status_code
+        return _reported(request, problem(code, str(exc.detail), status=status,
+                                          headers=headers, request_id=_request_id(request)),
+                         code)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        # The database is the last word on references and uniqueness: a service
+        # that checked first can still lose a race, or forget to check. Logged
+        # with the traceback all the same, for the service to check next time.
+        broken = _violation(exc)
+        if broken is None:
+            return _internal_error(request, exc)
+        log.warning("request %s broke a %s constraint", _request_id(request), broken,
+                    exc_info=exc)
+        if broken == "foreign key":
+            return _reported(request, problem(
+                "not_found", "something this request refers to does not exist",
+                request_id=_request_id(request)), "not_found")
+        return problem("conflict", "this exists already", request_id=_request_id(request))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # The traceback goes to the server log; the request line is not logged,
-        # since dyndns-style clients put credentials in query strings.
-        log.error("unhandled error in request %s", _request_id(request), exc_info=exc)
-        return problem("internal_error", "internal error; see the server log",
-                       request_id=_request_id(request))
+        return _internal_error(request, exc)
+
+
+def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+    # The traceback goes to the server log; the request line is not logged,
+    # since dyndns-style clients put credentials in query strings.
+    log.error("unhandled error in request %s", _request_id(request), exc_info=exc)
+    return problem("internal_error", "internal error; see the server log",
+                   request_id=_request_id(request))
+
+
+def _violation(exc: IntegrityError) -> str | None:
+    """The constraint a write broke: ``foreign key``, ``unique``, or None (another
+    kind: a bug, not input). PostgreSQL names it by SQLSTATE, SQLite in words."""
+    state = getattr(exc.orig, "sqlstate", None)
+    message = str(exc.orig)
+    if state == "23503" or "FOREIGN KEY constraint failed" in message:
+        return "foreign key"
+    if state == "23505" or "UNIQUE constraint failed" in message:
+        return "unique"
+    return None

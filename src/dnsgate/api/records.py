@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from dnsgate.api.deps import AnyCaller, Ctx, EnvDep, get_caller, get_context
+from dnsgate.api.openapi import problems
 from dnsgate.api.schemas import (
     BatchResult,
     RealmScopePublic,
@@ -64,7 +65,7 @@ async def list_zones(env: EnvDep, ctx: Ctx, caller: AnyCaller) -> list[ZoneSumma
             for z in zones]
 
 
-@router.get("/zones/{zone}/rrsets", response_model=list[RRsetPublic])
+@router.get("/zones/{zone}/rrsets", response_model=list[RRsetPublic], responses=problems(502))
 async def list_rrsets(env: EnvDep, ctx: Ctx, caller: AnyCaller, zone: str,
                       name: str | None = Query(default=None),
                       type: str | None = Query(default=None)) -> list[RRsetPublic]:
@@ -73,7 +74,8 @@ async def list_rrsets(env: EnvDep, ctx: Ctx, caller: AnyCaller, zone: str,
     return [_public(rr) for rr in found]
 
 
-@router.get("/zones/{zone}/rrsets/{name}/{type}", response_model=RRsetPublic)
+@router.get("/zones/{zone}/rrsets/{name}/{type}", response_model=RRsetPublic,
+            responses=problems(502))
 async def get_rrset(env: EnvDep, ctx: Ctx, caller: AnyCaller, zone: str, name: str,
                     type: str) -> RRsetPublic:
     """One RRset (404 if absent or outside the realm)."""
@@ -90,7 +92,7 @@ _PUT_BODY = {"required": True, "content": {"application/json": {
 PUT_PATH = "/zones/{zone}/rrsets/{name}/{type}"
 
 
-@router.put(PUT_PATH, response_model=RRsetPublic,
+@router.put(PUT_PATH, response_model=RRsetPublic, responses=problems(409, 502),
             openapi_extra={"requestBody": _PUT_BODY})
 async def put_rrset(request: Request, zone: str, name: str, type: str) -> Response:
     """Create or replace one RRset. Body: ``{"ttl"?, "records": [...]}``.
@@ -128,7 +130,8 @@ def _put_body(raw: bytes, content_type: str) -> RRsetBody:
         ) from None
 
 
-@router.delete("/zones/{zone}/rrsets/{name}/{type}", status_code=204)
+@router.delete("/zones/{zone}/rrsets/{name}/{type}", status_code=204,
+               responses=problems(409, 502))
 async def delete_rrset(env: EnvDep, ctx: Ctx, caller: AnyCaller, zone: str, name: str,
                        type: str) -> Response:
     """Delete one RRset (idempotent: deleting an absent RRset is a success)."""
@@ -137,7 +140,7 @@ async def delete_rrset(env: EnvDep, ctx: Ctx, caller: AnyCaller, zone: str, name
     return Response(status_code=204)
 
 
-@router.patch("/zones/{zone}/rrsets", response_model=BatchResult)
+@router.patch("/zones/{zone}/rrsets", response_model=BatchResult, responses=problems(409, 502))
 async def patch_rrsets(env: EnvDep, ctx: Ctx, caller: AnyCaller, zone: str,
                        body: RRsetBatch) -> BatchResult:
     """Apply a batch atomically; one denied or invalid change and nothing is written."""

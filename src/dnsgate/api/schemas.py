@@ -5,15 +5,45 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from dnsgate.api.params import Int32, Lifetime, RowId, Seconds32
+from dnsgate.security import text
 
 
 class Strict(BaseModel):
+    """A request body: no unknown fields, and no text that is not Unicode
+    (lone surrogates) or holds NUL, anywhere in it (``security.text``)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _clean_text(cls, data: Any) -> Any:
+        if not text.is_clean_tree(data):
+            raise PydanticCustomError(
+                "string_unicode", "text must be Unicode without NUL characters")
+        return data
+
+
+class Problem(BaseModel):
+    """An error (RFC 9457 problem details) with dnsgate's stable ``code``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="urn:dnsgate:problem:<code>")
+    title: str
+    status: int
+    code: str = Field(description="stable machine-readable reason")
+    detail: str
+    request_id: str | None = Field(default=None, description="as in X-Request-ID")
+    errors: list[dict[str, Any]] | None = Field(
+        default=None, description="every invalid field (invalid_request only)")
 
 
 class RRsetBody(Strict):
-    ttl: int | None = Field(default=None, description="seconds; the zone default if omitted")
+    ttl: Int32 | None = Field(default=None, description="seconds; the zone default if omitted")
     records: list[str] = Field(min_length=1, max_length=100)
 
 
@@ -28,7 +58,7 @@ class RRsetChange(Strict):
     action: Literal["upsert", "delete"]
     name: str
     type: str
-    ttl: int | None = None
+    ttl: Int32 | None = None
     records: list[str] = Field(default_factory=list, max_length=100)
 
 
@@ -65,20 +95,23 @@ class ZonePolicyPublic(BaseModel):
     ttl_min: int
     ttl_max: int
     default_ttl: int
+    #: Labels this zone attaches to their parent (docs/security.md), besides the built-in list.
+    attached_labels: list[str] = []
 
 
 class ZonePolicyFields(Strict):
     """A zone's policy; in an update, fields left out stay and null clears."""
 
-    min_depth: int | None = None
-    max_depth: int | None = None
+    min_depth: Int32 | None = None
+    max_depth: Int32 | None = None
     apex_allowed: bool | None = None
     types: list[str] | None = None
     operations: list[str] | None = None
-    realm_quota: int | None = None
-    ttl_min: int | None = None
-    ttl_max: int | None = None
-    default_ttl: int | None = None
+    realm_quota: Int32 | None = None
+    ttl_min: Int32 | None = None
+    ttl_max: Int32 | None = None
+    default_ttl: Int32 | None = None
+    attached_labels: list[str] | None = Field(default=None, max_length=32)
 
 
 class ZoneCreate(ZonePolicyFields):
@@ -119,6 +152,22 @@ class Whoami(BaseModel):
     admin: bool
     realms: list[RealmScopePublic]
     token: TokenScopePublic | None = None
+
+
+class ExplainRealm(BaseModel):
+    id: int
+    name: str
+    kind: str
+
+
+class Explanation(BaseModel):
+    """What ``decide()`` answers, the row of its table that decided, and the realm
+    that allowed it (for a denial: the realm that came closest; null: none)."""
+
+    allowed: bool
+    code: str
+    row: int
+    realm: ExplainRealm | None
 
 
 class AccountCreate(Strict):
@@ -178,10 +227,10 @@ class ProviderPublic(BaseModel):
 
 
 class GrantCreate(Strict):
-    account_id: int
+    account_id: RowId
     types: list[str] | None = None
     operations: list[str] | None = None
-    max_realms: int | None = None
+    max_realms: Int32 | None = None
     expires_at: datetime | None = None
 
 
@@ -205,7 +254,14 @@ class RealmCreate(Strict):
 
 
 class RealmAdminCreate(RealmCreate):
-    account_id: int
+    account_id: RowId
+
+
+class HandoverPublic(BaseModel):
+    name: str
+    type: str
+    writer: str  # self | operator | account | outside
+    written_by: str
 
 
 class RealmPublic(BaseModel):
@@ -220,6 +276,11 @@ class RealmPublic(BaseModel):
     reason: str
     created_at: datetime
     decided_at: datetime | None
+    #: Why the claim waits for an admin (docs/security.md): apex, attached_base,
+    #: existing_data, backend_unreadable, zone_approval.
+    pending_reasons: list[str] = []
+    #: RRsets others wrote inside the claim when it was made: what approval hands over.
+    handover: list[HandoverPublic] = []
 
 
 class RealmReject(Strict):
@@ -227,7 +288,7 @@ class RealmReject(Strict):
 
 
 class TokenCreate(Strict):
-    realm_id: int
+    realm_id: RowId
     name: str = Field(default="", max_length=100)
     names: list[str] | None = None
     types: list[str] | None = None
@@ -235,8 +296,8 @@ class TokenCreate(Strict):
     cidrs: list[str] | None = None
     not_before: datetime | None = None
     expires_at: datetime | None = None
-    expires_in: int | None = Field(default=None, gt=0, description="seconds from now")
-    max_idle_seconds: int | None = Field(default=None, gt=0)
+    expires_in: Lifetime | None = Field(default=None, description="seconds from now")
+    max_idle_seconds: Seconds32 | None = None
 
 
 class TokenPublic(BaseModel):
@@ -269,12 +330,12 @@ class ApiKeyLogin(Strict):
     password: str
     totp_code: str | None = Field(default=None, max_length=32)  # needed once 2FA is on
     name: str = Field(default="", max_length=100)
-    expires_in: int | None = Field(default=None, gt=0)
+    expires_in: Lifetime | None = Field(default=None, description="seconds from now")
 
 
 class ApiKeyCreate(Strict):
     name: str = Field(default="", max_length=100)
-    expires_in: int | None = Field(default=None, gt=0)
+    expires_in: Lifetime | None = Field(default=None, description="seconds from now")
 
 
 class ApiKeyPublic(BaseModel):

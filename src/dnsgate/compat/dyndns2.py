@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
+from dnsgate.api import refused
 from dnsgate.api.deps import get_context
 from dnsgate.compat import basicauth, credentials
 from dnsgate.domain import names
@@ -86,11 +87,29 @@ async def nic_update(request: Request) -> Response:
     ctx = dataclasses.replace(await get_context(request), surface=SURFACE)
     try:
         params = await _params(request)
-        return await _update(env, ctx, request, params)
+        return _reported(env, request, await _update(env, ctx, request, params))
     except Exception:  # the protocol has an answer for this too; never a problem+json
         log.exception("dyndns2 update failed (request %s, query %s)", ctx.request_id,
                       basicauth.redact_query(request.url.query))
         return _answer(["911"])
+
+
+#: Result codes that refuse the request's credential, name no zone of it, or refuse its
+#: input (``dnserr`` is not one: it also says the provider failed).
+_REFUSALS = ((b"badauth", 401), (b"notfqdn", 404), (b"numhost", 422))
+
+
+def _reported(env: Env, request: Request, answer: Response) -> Response:
+    """Report the answer's worst refusal, if any (``api.refused``); the answer."""
+    body = bytes(answer.body)
+    if body.startswith((b"good", b"nochg")) and body.count(b"\n") == 1:
+        return answer  # the common case: one hostname updated
+    lines = body.split()
+    for code, status in _REFUSALS:
+        if code in lines:
+            refused.report(env, request, status=status, code=code.decode(), surface=SURFACE)
+            break
+    return answer
 
 
 async def _params(request: Request) -> dict[str, str]:

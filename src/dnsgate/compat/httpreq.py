@@ -25,13 +25,13 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
-import json
 import logging
 from collections.abc import Mapping
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from dnsgate.api import refused
 from dnsgate.api.deps import get_context
 from dnsgate.api.errors import STATUS
 from dnsgate.compat import basicauth, credentials, txt
@@ -39,12 +39,14 @@ from dnsgate.domain import names
 from dnsgate.domain.errors import (
     BackendTimeout,
     BackendUnavailable,
+    DatabaseBusy,
     DnsgateError,
     InvalidInput,
     RateLimited,
     Unauthenticated,
     ZoneNotFound,
 )
+from dnsgate.security import text
 from dnsgate.services.context import Caller, Env
 
 log = logging.getLogger("dnsgate.httpreq")
@@ -73,7 +75,7 @@ async def cleanup(request: Request) -> Response:
 @router.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"])
 async def unknown(rest: str) -> Response:
     if rest in ("present", "cleanup"):
-        return _error(405, "method_not_allowed", "use POST")
+        return _error(405, "method_not_allowed", "use POST", headers={"Allow": "POST"})
     return _error(404, "not_found", "no such endpoint")
 
 
@@ -91,9 +93,10 @@ async def _handle(request: Request, action: str) -> Response:
         else:
             await txt.remove_txt(env, ctx, caller, zone, fqdn, value)
     except BadRequest as exc:
-        return _error(400, "invalid_request", str(exc))
+        return refused.answered(env, request, _error(400, "invalid_request", str(exc)), exc,
+                                surface=SURFACE)
     except DnsgateError as exc:
-        return _failure(exc)
+        return refused.answered(env, request, _failure(exc), exc, surface=SURFACE)
     except Exception:  # lego shows the status; the traceback stays in the server log
         log.exception("httpreq %s failed (request %s)", action, ctx.request_id)
         return _error(500, "internal_error", "internal error; see the server log")
@@ -113,8 +116,8 @@ def _failure(exc: DnsgateError) -> JSONResponse:
     if isinstance(exc, Unauthenticated):
         return _error(401, exc.code, basicauth.GENERIC,
                       headers={"WWW-Authenticate": _CHALLENGE_WWW_AUTH})
-    if isinstance(exc, RateLimited):
-        return _error(429, exc.code, exc.message,
+    if isinstance(exc, (RateLimited, DatabaseBusy)):
+        return _error(503 if isinstance(exc, DatabaseBusy) else 429, exc.code, exc.message,
                       headers={"Retry-After": str(exc.retry_after)})
     if isinstance(exc, BackendUnavailable):
         return _error(504 if isinstance(exc, BackendTimeout) else 502, exc.code, exc.message)
@@ -139,11 +142,13 @@ def dns01_value(key_authorization: str) -> str:
 def parse_body(body: bytes) -> tuple[str, str]:
     """(normalized owner name, TXT value) from either of lego's two shapes."""
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        data = text.load_json(body)
+    except ValueError:  # UnicodeDecodeError is one
         raise BadRequest("the body is not JSON") from None
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object")
+    if not text.is_clean_tree(data):
+        raise BadRequest("the body holds text that is not Unicode, or NUL")
     if "fqdn" in data or "value" in data:
         fqdn, value = data.get("fqdn"), data.get("value")
         if not isinstance(fqdn, str) or not fqdn.strip():

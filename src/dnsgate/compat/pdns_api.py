@@ -44,7 +44,6 @@ passed through (left out: the zone's default).
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
@@ -52,12 +51,14 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from dnsgate.api import refused
 from dnsgate.api.deps import get_context
 from dnsgate.api.errors import STATUS
 from dnsgate.domain.errors import (
     BackendTimeout,
     BackendUnavailable,
     Conflict,
+    DatabaseBusy,
     Denied,
     DnsgateError,
     InvalidInput,
@@ -67,6 +68,7 @@ from dnsgate.domain.errors import (
     ZoneNotFound,
 )
 from dnsgate.domain.records import RRset
+from dnsgate.security import text
 from dnsgate.services import auth, records
 from dnsgate.services.context import Caller, Env, RequestContext, ZoneInfo
 from dnsgate.services.records import ChangeInput
@@ -121,6 +123,8 @@ def _failure(exc: Exception, ctx: RequestContext) -> JSONResponse:
         return _answer(409, exc.message)
     if isinstance(exc, RateLimited):
         return _answer(429, exc.message, {"Retry-After": str(exc.retry_after)})
+    if isinstance(exc, DatabaseBusy):
+        return _answer(503, exc.message, {"Retry-After": str(exc.retry_after)})
     if isinstance(exc, BackendUnavailable):
         return _answer(504 if isinstance(exc, BackendTimeout) else 502, exc.message)
     if isinstance(exc, DnsgateError):
@@ -140,7 +144,7 @@ async def _serve(request: Request, handler: Handler) -> Response:
         caller = auth.authenticate_credential(env, key)
         return await handler(env, ctx, caller)
     except Exception as exc:
-        return _failure(exc, ctx)
+        return refused.answered(env, request, _failure(exc, ctx), exc, surface=SURFACE)
 
 
 # --- JSON shapes ---------------------------------------------------------------
@@ -195,8 +199,11 @@ def _ttl(item: Mapping[str, Any]) -> int | None:
     value = item.get("ttl")
     if value is None:
         return None
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
+    if isinstance(value, str):
+        number = text.digits(value, maximum=2**31 - 1)
+        if number is None:
+            raise PdnsError(422, "Key 'ttl' not an Integer or not present")
+        return number
     if not isinstance(value, int) or isinstance(value, bool):
         raise PdnsError(422, "Key 'ttl' not an Integer or not present")
     return value
@@ -225,9 +232,11 @@ def _contents(item: Mapping[str, Any]) -> list[str]:
 def parse_patch(body: bytes) -> list[ChangeInput]:
     """A PATCH body as dnsgate changes (PowerDNS's messages for bad input)."""
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        data = text.load_json(body)
+    except ValueError:  # UnicodeDecodeError is one
         raise PdnsError(400, "Bad Request") from None
+    if not text.is_clean_tree(data):
+        raise PdnsError(422, "text must be Unicode without NUL characters")
     rrsets = data.get("rrsets") if isinstance(data, dict) else None
     if not isinstance(rrsets, list) or not rrsets:
         raise PdnsError(422, "No rrsets given in update request")

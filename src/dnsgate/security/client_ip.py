@@ -1,9 +1,13 @@
 """The client's address: the socket peer, unless that peer is a trusted proxy.
 
-``X-Forwarded-For`` and ``Forwarded`` are read only when the direct peer is
-listed in ``DNSGATE_TRUSTED_PROXIES``; then the rightmost address that is not
-itself a trusted proxy is the client (addresses further left are whatever
-the client chose to send).
+From a peer listed in ``DNSGATE_TRUSTED_PROXIES`` exactly one header is read:
+the one the proxy sets, named by ``DNSGATE_PROXY_HEADER`` --
+``X-Forwarded-For`` (the default) or ``Forwarded`` (RFC 7239). The other is
+ignored whatever it says: a proxy that appends to X-Forwarded-For passes a
+client's own ``Forwarded`` through untouched, so reading both would let the
+client choose its address. Within the header the rightmost address that is
+not itself a trusted proxy is the client (addresses further left are
+whatever the client chose to send).
 """
 
 from __future__ import annotations
@@ -11,8 +15,11 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Sequence
+from typing import Literal
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+ProxyHeader = Literal["x-forwarded-for", "forwarded"]
+PROXY_HEADERS: tuple[ProxyHeader, ...] = ("x-forwarded-for", "forwarded")
 _FOR = re.compile(r'for="?\[?([^\]";,]+)\]?(?::\d+)?"?', re.IGNORECASE)
 
 
@@ -41,18 +48,25 @@ def _trusted(addr: ipaddress.IPv4Address | ipaddress.IPv6Address,
     return any(addr in net for net in proxies)
 
 
-def client_ip(peer: str | None, forwarded_for: str | None, forwarded: str | None,
-              proxies: Sequence[Network]) -> str | None:
-    """The address to authorize and audit a request under."""
+def hops(header: ProxyHeader, value: str | None) -> list[str]:
+    """The addresses a proxy header lists, leftmost (farthest) first, unparsed."""
+    if not value:
+        return []
+    if header == "forwarded":
+        return [str(hop) for hop in _FOR.findall(value)]
+    return [hop for hop in value.split(",") if hop.strip()]
+
+
+def client_ip(peer: str | None, forwarded: str | None, proxies: Sequence[Network], *,
+              header: ProxyHeader = "x-forwarded-for") -> str | None:
+    """The address to authorize and audit a request under.
+
+    ``forwarded``: the value of the one proxy header (``header``) as received,
+    repeated fields joined with commas."""
     peer_addr = _parse(peer) if peer else None
     if peer_addr is None or not proxies or not _trusted(peer_addr, proxies):
         return str(peer_addr) if peer_addr else peer
-    hops: list[str] = []
-    if forwarded:
-        hops = _FOR.findall(forwarded)
-    elif forwarded_for:
-        hops = [h for h in forwarded_for.split(",") if h.strip()]
-    for hop in reversed(hops):
+    for hop in reversed(hops(header, forwarded)):
         addr = _parse(_without_port(hop))
         if addr is None:
             break  # a garbled hop: trust nothing left of it

@@ -16,7 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from dnsgate.security import signing
+from dnsgate.security.text import digits
 
+#: Numbers a link may carry: an account id (a 32-bit column) and an expiry that
+#: is still a date (``datetime`` ends with 9999); anything beyond is no link.
+MAX_ACCOUNT_ID = 2**31 - 1
+MAX_EXPIRES = 253402300799  # 9999-12-31T23:59:59Z
 VERIFY_EMAIL = "verify-email"
 RESET_PASSWORD = "reset-password"  # noqa: S105 - a purpose, not a secret
 MAX_LENGTH = 200
@@ -46,10 +51,11 @@ def claim(token: str) -> LinkClaim | None:
     parts = token.strip().split(".")
     if len(token) > MAX_LENGTH or len(parts) != 3:
         return None
-    account, expires, mac = parts
-    if not (account.isdigit() and expires.isdigit() and len(mac) == 64):
+    account_id = digits(parts[0], maximum=MAX_ACCOUNT_ID)
+    expires = digits(parts[1], maximum=MAX_EXPIRES)
+    if account_id is None or expires is None or len(parts[2]) != 64:
         return None
-    return LinkClaim(int(account), int(expires))
+    return LinkClaim(account_id, expires)
 
 
 def check(key: bytes, purpose: str, token: str, *, binding: str, now: datetime) -> str:

@@ -60,14 +60,20 @@ def record(
     rtype: str | None = None,
     target: str | None = None,
     details: Mapping[str, Any] | None = None,
+    actor: tuple[str, str] | None = None,
 ) -> None:
     """Append one audit event in the caller's transaction (hand-written SQL: it
-    runs on every request, see ``db/raw.py``)."""
+    runs on every request, see ``db/raw.py``).
+
+    ``actor``: (type, public id) of a credential that is no Caller (one that was
+    refused), for an event without ``caller``."""
     raw = Raw.of(session)
+    actor_type, actor_id = ((caller.actor_type, caller.actor_id) if caller
+                            else actor or ("system", ""))
     raw.execute(session, _INSERT, {
         "time": raw.time_in(when),
-        "actor_type": caller.actor_type if caller else "system",
-        "actor_id": caller.actor_id if caller else "",
+        "actor_type": actor_type,
+        "actor_id": actor_id,
         "account_id": caller.account_ref if caller else None,
         "action": action,
         "zone": zone,

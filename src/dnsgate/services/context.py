@@ -12,6 +12,7 @@ from dnsgate.backends.registry import BackendRegistry
 from dnsgate.db.engine import Database
 from dnsgate.domain.policy import Address, Principal, ZonePolicy
 from dnsgate.services.ratelimit import RateLimiter
+from dnsgate.services.refusals import Refusals
 from dnsgate.services.shared_table import SharedTable
 from dnsgate.services.zonelock import ZoneLocks
 
@@ -34,6 +35,8 @@ class Env:
     zone_locks: ZoneLocks = field(default_factory=ZoneLocks)
     #: ``serve --workers``: the login throttle's table, shared by the workers.
     login_failures: SharedTable | None = None
+    #: refused requests: counted, logged, audited per minute (this process's share)
+    refusals: Refusals = field(default_factory=Refusals)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,20 +15,22 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar, cast
 
+from dnsgate.backends import failures
 from dnsgate.backends.base import Backend, TransactionalBackend
 from dnsgate.db.engine import zone_lock_key
 from dnsgate.db.raw import Executor, Raw, Tx
-from dnsgate.domain import names
+from dnsgate.domain import names, ownership
 from dnsgate.domain.errors import (
     BackendTimeout,
     BackendUnavailable,
+    Conflict,
     Denied,
     DnsgateError,
     InvalidInput,
     InvalidRecord,
     ZoneNotFound,
 )
-from dnsgate.domain.policy import Decision, Operation, credential_standing, decide
+from dnsgate.domain.policy import Decision, Operation, ZoneClaim, credential_standing, decide
 from dnsgate.domain.records import (
     Change,
     Delete,
@@ -41,6 +43,7 @@ from dnsgate.domain.records import (
 )
 from dnsgate.services import audit
 from dnsgate.services.context import Caller, Env, RequestContext, ZoneInfo
+from dnsgate.services.realms import zone_claims
 from dnsgate.services.zones import find_zone, may_see, normalize_zone
 
 log = logging.getLogger("dnsgate.records")
@@ -105,7 +108,7 @@ def resolve_zone(env: Env, caller: Caller, zone: str) -> ZoneInfo:
             raise ZoneNotFound(f"zone {zone_name} not found")
         return token_zone
     with env.db.read() as session:
-        info = find_zone(session, zone_name)
+        info = find_zone(session, zone_name, owner_id=caller.account_id)
         if not may_see(session, caller, info, env.clock()):
             raise ZoneNotFound(f"zone {zone_name} not found")
     return info
@@ -146,13 +149,11 @@ async def list_rrsets(env: Env, ctx: RequestContext, *, caller: Caller, zone: st
     principal = caller.principal
     if backend.capabilities.transactional:
         store = cast(TransactionalBackend, backend)
-
-        def read_and_touch(tx: Tx) -> list[RRset]:
+        with env.db.transaction(write=False) as tx:
             rrsets = store.read_in(tx, info.name, owner, wanted)
-            touch(tx, env, ctx, caller)
-            return rrsets
-
-        rrsets = await env.db.group_commit.run(read_and_touch, key=zone_lock_key(info.name))
+        # The use is recorded in a coming batch: a read never waits for the write lock.
+        env.db.group_commit.later(lambda tx: touch(tx, env, ctx, caller),
+                                  key=zone_lock_key(info.name))
     else:
         rrsets = await _upstream(env, ctx, caller, info, "rrset.read",
                                  backend.read(info.name, owner, wanted))
@@ -202,13 +203,24 @@ def parse_changes(info: ZoneInfo, backend: Backend, inputs: Sequence[ChangeInput
 
 
 def _decide_change(caller: Caller, ctx: RequestContext, info: ZoneInfo, change: Change,
-                   op: Operation, env: Env) -> Decision:
+                   op: Operation, env: Env, claims: Sequence[ZoneClaim] | None) -> Decision:
     name, rtype = change.key
-    return decide(caller.principal, op, info.policy, name, rtype, ctx.address, env.clock())
+    return decide(caller.principal, op, info.policy, name, rtype, ctx.address, env.clock(),
+                  claims=claims)
+
+
+def _claims_for(env: Env, caller: Caller, info: ZoneInfo,
+                changes: Sequence[Change]) -> Sequence[ZoneClaim] | None:
+    """The zone's live claims, read only when a change reaches below its owner
+    (NS, DNAME, CAA) and the caller is no admin: ``decide()`` needs them then."""
+    if caller.is_admin or not any(ownership.reaches_below(c.key[1]) for c in changes):
+        return None
+    with env.db.read() as session:
+        return zone_claims(session, info.id)
 
 
 def _preauthorize(env: Env, ctx: RequestContext, caller: Caller, info: ZoneInfo,
-                  changes: Sequence[Change]) -> bool:
+                  changes: Sequence[Change], claims: Sequence[ZoneClaim] | None) -> bool:
     """Deny before any I/O when no state could make a change allowed.
 
     True when every change is allowed whatever the zone holds (upserts may
@@ -217,12 +229,12 @@ def _preauthorize(env: Env, ctx: RequestContext, caller: Caller, info: ZoneInfo,
     state_free = True
     for change in changes:
         if isinstance(change, Delete):
-            decision = _decide_change(caller, ctx, info, change, "delete", env)
+            decision = _decide_change(caller, ctx, info, change, "delete", env, claims)
             if not decision.allowed:
                 raise _Denial(decision, "delete", *change.key)
             continue
-        as_update = _decide_change(caller, ctx, info, change, "update", env)
-        as_create = _decide_change(caller, ctx, info, change, "create", env)
+        as_update = _decide_change(caller, ctx, info, change, "update", env, claims)
+        as_create = _decide_change(caller, ctx, info, change, "create", env, claims)
         if not (as_update.allowed or as_create.allowed):
             raise _Denial(as_update, "update", *change.key)
         state_free = state_free and as_update.allowed and as_create.allowed
@@ -231,7 +243,8 @@ def _preauthorize(env: Env, ctx: RequestContext, caller: Caller, info: ZoneInfo,
 
 def _plan(env: Env, ctx: RequestContext, caller: Caller, info: ZoneInfo,
           changes: Sequence[Change], current: dict[str, list[RRset]],
-          result: ChangeResult, *, per_record_ttl: bool = True) -> list[tuple[Change, str]]:
+          result: ChangeResult, *, claims: Sequence[ZoneClaim] | None,
+          per_record_ttl: bool = True) -> list[tuple[Change, str]]:
     """Effective changes against the current state, each with its operation.
 
     Without per-record TTLs (one TTL per zone) an RRset with the same records
@@ -250,7 +263,7 @@ def _plan(env: Env, ctx: RequestContext, caller: Caller, info: ZoneInfo,
             planned.append((change, "delete"))
             continue
         op: Operation = "update" if existing is not None else "create"
-        decision = _decide_change(caller, ctx, info, change, op, env)
+        decision = _decide_change(caller, ctx, info, change, op, env, claims)
         if not decision.allowed:
             raise _Denial(decision, op, name, rtype)
         state[name][rtype] = change.rrset
@@ -281,15 +294,17 @@ async def apply_changes(env: Env, ctx: RequestContext, *, caller: Caller, zone: 
     backend = env.backends.get(info.backend_id)
     changes = parse_changes(info, backend, inputs)
     try:
-        if caller.actor_type == "token":
+        if caller.actor_type in ("token", "api_key"):  # one write limit per credential
             env.limiter.hit("token_write", caller.actor_id)
-        state_free = _preauthorize(env, ctx, caller, info, changes)
+        claims = _claims_for(env, caller, info, changes)
+        state_free = _preauthorize(env, ctx, caller, info, changes, claims)
         if backend.capabilities.transactional:
             return await _apply_transactional(env, ctx, caller, info,
-                                              cast(TransactionalBackend, backend), changes)
+                                              cast(TransactionalBackend, backend), changes,
+                                              claims)
         if blind and state_free and backend.capabilities.blind_writes:
             return await _apply_blind(env, ctx, caller, info, backend, changes)
-        return await _apply_upstream(env, ctx, caller, info, backend, changes)
+        return await _apply_upstream(env, ctx, caller, info, backend, changes, claims)
     except _Denial as denial:
         raise deny(env, ctx, caller, Decision(False, denial.code),
                    action=f"rrset.{denial.op}", zone=info.name, name=denial.name,
@@ -301,7 +316,8 @@ async def apply_changes(env: Env, ctx: RequestContext, *, caller: Caller, zone: 
 
 async def _apply_transactional(env: Env, ctx: RequestContext, caller: Caller,
                                info: ZoneInfo, backend: TransactionalBackend,
-                               changes: Sequence[Change]) -> ChangeResult:
+                               changes: Sequence[Change],
+                               claims: Sequence[ZoneClaim] | None) -> ChangeResult:
     """Read, plan, write and audit in one transaction of the gateway's database,
     committed together with the other requests of this moment (group commit)."""
     lock_key = zone_lock_key(info.name)
@@ -311,7 +327,7 @@ async def _apply_transactional(env: Env, ctx: RequestContext, caller: Caller,
         env.db.lock(tx, lock_key)
         touched = dict.fromkeys(change.key[0] for change in changes)
         current = {name: backend.read_in(tx, info.name, name) for name in touched}
-        planned = _plan(env, ctx, caller, info, changes, current, result)
+        planned = _plan(env, ctx, caller, info, changes, current, result, claims=claims)
         backend.apply_in(tx, info.name, [change for change, _ in planned])
         _record_applied(tx, env, ctx, caller, info, planned, result)
         return result
@@ -344,7 +360,8 @@ _READ_ZONE_ABOVE = 1
 
 
 async def _apply_upstream(env: Env, ctx: RequestContext, caller: Caller, info: ZoneInfo,
-                          backend: Backend, changes: Sequence[Change]) -> ChangeResult:
+                          backend: Backend, changes: Sequence[Change],
+                          claims: Sequence[ZoneClaim] | None) -> ChangeResult:
     """A change set on a provider: read, plan and apply under the zone's write
     lock (so a read-modify-write never loses a concurrent update), then audit.
 
@@ -365,11 +382,12 @@ async def _apply_upstream(env: Env, ctx: RequestContext, caller: Caller, info: Z
             for name in touched:
                 current[name] = await _upstream(env, ctx, caller, info, "rrset.change",
                                                 read(info.name, name))
-        planned = _plan(env, ctx, caller, info, changes, current, result,
+        planned = _plan(env, ctx, caller, info, changes, current, result, claims=claims,
                         per_record_ttl=backend.capabilities.per_record_ttl)
         if planned:
             await _upstream(env, ctx, caller, info, "rrset.change",
-                            backend.apply(info.name, [change for change, _ in planned]))
+                            backend.apply(info.name, [change for change, _ in planned]),
+                            write=True)
     with env.db.transaction(write=True) as tx:
         _record_applied(tx, env, ctx, caller, info, planned, result)
     return result
@@ -395,7 +413,7 @@ async def _apply_blind(env: Env, ctx: RequestContext, caller: Caller, info: Zone
     result = ChangeResult()
     async with env.zone_locks.hold(env.db, info.name):
         await _upstream(env, ctx, caller, info, "rrset.change",
-                        backend.apply(info.name, changes))
+                        backend.apply(info.name, changes), write=True)
     planned = [(change, "upsert" if isinstance(change, Upsert) else "delete")
                for change in changes]
     with env.db.transaction(write=True) as tx:
@@ -403,15 +421,34 @@ async def _apply_blind(env: Env, ctx: RequestContext, caller: Caller, info: Zone
     return result
 
 
+#: What a write whose provider timed out answers (504): nobody knows whether it landed.
+UNKNOWN_OUTCOME = ("the DNS provider did not answer in time; the change may still be "
+                   "applied: read the RRset again before retrying")
+#: What a provider's refusal of a change says on an account's own backend.
+_OWN_REFUSAL = "the DNS provider refused the change"
+
+
 async def _upstream(env: Env, ctx: RequestContext, caller: Caller, info: ZoneInfo,
-                    action: str, call: Awaitable[T]) -> T:
+                    action: str, call: Awaitable[T], *, write: bool = False) -> T:
     """Await a provider call; a failure is audited (with the provider's detail,
-    never a credential) and raised as BackendUnavailable / BackendTimeout."""
+    never a credential) and raised as BackendUnavailable / BackendTimeout.
+
+    A ``write`` (the adapter's ``apply``) that timed out may still land: it
+    answers 504 saying so, and its audit event's outcome is unknown. An
+    account's own backend never passes on its provider's words: the client
+    and the audit event get the failure's category (``backends/failures.py``).
+    """
+    owned = info.policy.owner_id is not None
     try:
         return await call
     except BackendUnavailable as exc:
         failure = exc
-    except DnsgateError:
+    except DnsgateError as exc:
+        if owned and isinstance(exc, InvalidInput):
+            # The provider's refusal may quote what it answered: say that it refused.
+            raise InvalidInput(_OWN_REFUSAL, code=exc.code) from None
+        if owned and isinstance(exc, Conflict):
+            raise Conflict(_OWN_REFUSAL, code=exc.code) from None
         raise
     except Exception as exc:  # an adapter bug or an unmapped library error
         # Where, not what: a library's message may quote a request and its credentials.
@@ -419,9 +456,18 @@ async def _upstream(env: Env, ctx: RequestContext, caller: Caller, info: ZoneInf
                   type(exc).__name__, "".join(traceback.format_tb(exc.__traceback__)))
         failure = BackendUnavailable(f"backend {info.backend_name} failed",
                                      detail=f"{type(exc).__name__}")
-    code = "backend_timeout" if isinstance(failure, BackendTimeout) else "backend_unavailable"
+    timed_out = isinstance(failure, BackendTimeout)
+    code = "backend_timeout" if timed_out else "backend_unavailable"
+    details: dict[str, str] = {"backend": info.backend_name}
+    if owned:
+        failure = failures.account_error(failure)
+        details["category"] = failure.detail
+    else:
+        details["upstream"] = failure.detail
+    if timed_out and write:
+        details["outcome"] = "unknown"
+        failure = BackendTimeout(UNKNOWN_OUTCOME, detail=failure.detail)
     with env.db.write() as session:
         audit.record(session, ctx, caller=caller, action=action, when=env.clock(),
-                     outcome="error", code=code, zone=info.name,
-                     details={"backend": info.backend_name, "upstream": failure.detail})
+                     outcome="error", code=code, zone=info.name, details=details)
     raise failure

@@ -10,7 +10,8 @@ Errors map to pages here, once:
     LoginRequired        303  to /ui/login?next=...
     EnrolmentRequired    303  to /ui/security/2fa/setup (the site requires 2FA)
     AdminRequired        403
-    NotFound (services)  404  (audited: someone asked for an object not theirs)
+    NotFound (services)  404  (audited: someone asked for an object not theirs;
+                              past DETAILED_PER_MINUTE a minute, in aggregate only)
     RateLimited          429
     BackendUnavailable   502
     anything else        500
@@ -28,6 +29,8 @@ from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
+from dnsgate.api import refused
+from dnsgate.api.errors import allowed_methods
 from dnsgate.config import Settings
 from dnsgate.domain.errors import BackendUnavailable, NotFound, RateLimited
 from dnsgate.services import audit
@@ -45,6 +48,7 @@ from dnsgate.web.pages import (
     admin_tokens,
     admin_zones,
     backends,
+    explain,
     invites,
     login,
     login_2fa,
@@ -67,7 +71,8 @@ class UiApp(FastAPI):
     def build_middleware_stack(self) -> Any:
         state: deps.UiState = self.state.ui
         return SecurityHeaders(super().build_middleware_stack(),
-                               proxies=state.settings.trusted_proxy_networks)
+                               proxies=state.settings.trusted_proxy_networks,
+                               proxy_header=state.settings.proxy_header)
 
 
 def create_ui(settings: Settings, env: Env) -> FastAPI:
@@ -78,7 +83,8 @@ def create_ui(settings: Settings, env: Env) -> FastAPI:
                                throttle=LoginThrottle(env.clock, shared=env.login_failures))
     for module in (login, portal, admin, admin_accounts, admin_zones, admin_grants,
                    admin_tokens, backends, admin_backends, login_2fa, security,
-                   admin_settings, registration, invites, passwords, activity, realm, overview):
+                   admin_settings, registration, invites, passwords, activity, realm, overview,
+                   explain):
         ui.include_router(module.router)
     ui.mount("/static", StaticFiles(packages=[("dnsgate.web", "static")]), name="static")
     _install_errors(ui)
@@ -118,17 +124,25 @@ def _install_errors(ui: FastAPI) -> None:
 
     @ui.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound) -> Response:
-        _audit(request, "web.access", "not_found")
+        if _refused(request, exc.code) <= DETAILED_PER_MINUTE:
+            _audit(request, "web.access", "not_found")
         return _page(request, 404, "Not found", "There is nothing here for your account.")
 
     @ui.exception_handler(RequestValidationError)
     async def bad_path(request: Request, exc: RequestValidationError) -> Response:
+        _refused(request, "not_found")  # an id that is no number, or out of range
         return _page(request, 404, "Not found", "There is no such page.")
 
     @ui.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
         title = {404: "Not found", 405: "Not allowed"}.get(exc.status_code, "Error")
-        return _page(request, exc.status_code, title, "There is no such page.")
+        response = _page(request, exc.status_code, title, "There is no such page.")
+        if exc.status_code == 404:
+            _refused(request, "not_found")
+        if exc.status_code == 405:
+            response.headers["Allow"] = (allowed_methods(request)
+                                         or (exc.headers or {}).get("Allow", ""))
+        return response
 
     @ui.exception_handler(RateLimited)
     async def limited(request: Request, exc: RateLimited) -> Response:
@@ -150,6 +164,20 @@ def _install_errors(ui: FastAPI) -> None:
                          "The error is logged. Go back and try again.")
         except Exception:  # e.g. the database is what failed: no page can be rendered
             return PlainTextResponse("internal error", status_code=500)
+
+
+#: Refused requests of one account and address a minute that are audited one by
+#: one (with their path); beyond, the minute's aggregate event counts them.
+DETAILED_PER_MINUTE = 10
+
+
+def _refused(request: Request, code: str) -> int:
+    """Count, log and aggregate a 404 (``api.refused``); how many of this
+    account's and address's this minute holds."""
+    who = deps.current(request)
+    return refused.report(deps.ui(request).env, request, status=404, code=code,
+                          surface="web",
+                          credential=("account", str(who.caller.account_id)) if who else None)
 
 
 def _audit(request: Request, action: str, code: str) -> None:

@@ -18,8 +18,10 @@ from urllib.parse import urlencode
 
 from fastapi.responses import StreamingResponse
 
+from dnsgate.api.params import INT64_MAX
 from dnsgate.db.models import AuditEvent
 from dnsgate.domain.errors import DnsgateError
+from dnsgate.security.text import digits
 from dnsgate.services import audit_log
 from dnsgate.services.audit_log import AuditQuery
 from dnsgate.services.context import Env
@@ -89,8 +91,9 @@ def parse_filters(params: Mapping[str, str], *, account_id: int | None,
     if "since" in q and "until" in q and q["since"] >= q["until"]:
         errors["until"] = "The end date must not be before the start date."
     before = params.get("before", "")
-    if before.isdigit():
-        q["before_id"] = int(before)
+    before_id = digits(before, maximum=INT64_MAX)
+    if before_id is not None:
+        q["before_id"] = before_id
     return Filters(values, errors, AuditQuery(**q))
 
 

@@ -91,7 +91,8 @@ def context(request: Request) -> RequestContext:
 
 
 def https(request: Request) -> bool:
-    return is_https(request.scope, ui(request).settings.trusted_proxy_networks)
+    settings = ui(request).settings
+    return is_https(request.scope, settings.trusted_proxy_networks, settings.proxy_header)
 
 
 def current(request: Request) -> Who | None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
+from dnsgate.security.text import scrub
+
 MAX_FIELDS = 200
 
 
@@ -21,9 +23,11 @@ class Form:
             return cls()
         text = body.decode("utf-8", errors="replace")
         try:
-            return cls(parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS))
+            pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS)
         except ValueError:  # too many fields: no form at all (so no CSRF token either)
             return cls()
+        # %00 (and bytes that are not UTF-8) become U+FFFD: no NUL reaches a database
+        return cls([(scrub(key), scrub(value)) for key, value in pairs])
 
     def get(self, name: str, default: str = "") -> str:
         for key, value in self.items:

@@ -11,7 +11,7 @@ import ipaddress
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dnsgate.security.client_ip import Network
+from dnsgate.security.client_ip import Network, ProxyHeader
 
 CSP = "; ".join((
     "default-src 'self'",
@@ -37,17 +37,20 @@ HEADERS: tuple[tuple[bytes, bytes], ...] = (
 )
 
 
-def is_https(scope: Mapping[str, Any], proxies: Sequence[Network]) -> bool:
+def is_https(scope: Mapping[str, Any], proxies: Sequence[Network],
+             header: ProxyHeader = "x-forwarded-for") -> bool:
     """Whether the browser talks https to us: the socket's scheme, or -- only
-    from a trusted proxy -- ``X-Forwarded-Proto`` / ``Forwarded: proto=``."""
+    from a trusted proxy -- what the proxy's own header family says:
+    ``X-Forwarded-Proto`` beside ``X-Forwarded-For``, ``Forwarded: proto=``
+    with ``Forwarded`` (``DNSGATE_PROXY_HEADER``; the other is the client's)."""
     if scope.get("scheme") == "https":
         return True
     if not _from_trusted_proxy(scope, proxies):
         return False
     for key, value in scope.get("headers", ()):
-        if key == b"x-forwarded-proto":
+        if key == b"x-forwarded-proto" and header == "x-forwarded-for":
             return bool(value.decode("latin-1").split(",")[-1].strip().lower() == "https")
-        if key == b"forwarded":
+        if key == b"forwarded" and header == "forwarded":
             last = value.decode("latin-1").split(",")[-1]
             for part in last.split(";"):
                 name, _, val = part.strip().partition("=")
@@ -72,15 +75,17 @@ def _from_trusted_proxy(scope: Mapping[str, Any], proxies: Sequence[Network]) ->
 class SecurityHeaders:
     """Adds :data:`HEADERS` (and HSTS over https) to every response; no-store on pages."""
 
-    def __init__(self, app: Any, *, proxies: Sequence[Network]) -> None:
+    def __init__(self, app: Any, *, proxies: Sequence[Network],
+                 proxy_header: ProxyHeader = "x-forwarded-for") -> None:
         self.app = app
         self.proxies = tuple(proxies)
+        self.proxy_header = proxy_header
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        https = is_https(scope, self.proxies)
+        https = is_https(scope, self.proxies, self.proxy_header)
         static = "/static/" in scope.get("path", "")
 
         async def send_with_headers(message: dict[str, Any]) -> None:

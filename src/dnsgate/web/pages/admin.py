@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from dnsgate.api.params import RowId
 from dnsgate.domain.errors import Conflict, InvalidInput
 from dnsgate.services import accounts, realms
 from dnsgate.web import deps
@@ -33,7 +34,7 @@ async def approvals(request: Request, who: deps.AdminViewer) -> Response:
 
 
 @router.post("/realms/{realm_id}/approve")
-async def approve(request: Request, who: deps.AdminViewer, realm_id: int) -> Response:
+async def approve(request: Request, who: deps.AdminViewer, realm_id: RowId) -> Response:
     state = deps.ui(request)
     try:
         realms.decide_realm(state.env, deps.context(request), caller=who.caller,
@@ -44,7 +45,7 @@ async def approve(request: Request, who: deps.AdminViewer, realm_id: int) -> Res
 
 
 @router.post("/realms/{realm_id}/reject")
-async def reject(request: Request, who: deps.AdminViewer, realm_id: int) -> Response:
+async def reject(request: Request, who: deps.AdminViewer, realm_id: RowId) -> Response:
     state = deps.ui(request)
     reason = (await deps.form(request)).text("reason")
     error = ""

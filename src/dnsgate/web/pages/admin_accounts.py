@@ -8,6 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from dnsgate.api.params import RowId
 from dnsgate.domain.errors import Conflict
 from dnsgate.services import accounts
 from dnsgate.services.account_deletion import delete_account, deletion_plan
@@ -26,7 +27,7 @@ def _account_page(request: Request, account_id: int, *, status: int = 200,
 
 
 @router.get("/{account_id}")
-async def account_page(request: Request, who: deps.AdminViewer, account_id: int) -> Response:
+async def account_page(request: Request, who: deps.AdminViewer, account_id: RowId) -> Response:
     return _account_page(request, account_id)
 
 
@@ -41,12 +42,12 @@ async def _set_status(request: Request, who: deps.Who, account_id: int, status: 
 
 
 @router.post("/{account_id}/disable")
-async def disable(request: Request, who: deps.AdminViewer, account_id: int) -> Response:
+async def disable(request: Request, who: deps.AdminViewer, account_id: RowId) -> Response:
     return await _set_status(request, who, account_id, "disabled", "account_disabled")
 
 
 @router.post("/{account_id}/enable")
-async def enable(request: Request, who: deps.AdminViewer, account_id: int) -> Response:
+async def enable(request: Request, who: deps.AdminViewer, account_id: RowId) -> Response:
     return await _set_status(request, who, account_id, "active", "account_enabled")
 
 
@@ -55,7 +56,7 @@ def _sentence(refused: Conflict) -> str:
 
 
 @router.get("/{account_id}/delete")
-async def delete_preview(request: Request, who: deps.AdminViewer, account_id: int) -> Response:
+async def delete_preview(request: Request, who: deps.AdminViewer, account_id: RowId) -> Response:
     held, refusal = deletion_plan(deps.ui(request).env, caller=who.caller,
                                   account_id=account_id)
     return render(request, "admin/account_delete.html", held=held,
@@ -63,7 +64,7 @@ async def delete_preview(request: Request, who: deps.AdminViewer, account_id: in
 
 
 @router.post("/{account_id}/delete")
-async def delete(request: Request, who: deps.AdminViewer, account_id: int) -> Response:
+async def delete(request: Request, who: deps.AdminViewer, account_id: RowId) -> Response:
     env = deps.ui(request).env
     try:
         await delete_account(env, deps.context(request), caller=who.caller,

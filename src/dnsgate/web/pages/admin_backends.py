@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from dnsgate.api.params import RowId
 from dnsgate.backends import registry
 from dnsgate.services import accounts, backends
 from dnsgate.services.backends import BackendView
@@ -59,7 +60,7 @@ async def add_backend(request: Request, who: deps.AdminViewer) -> Response:
 
 
 @router.get("/{backend_id}")
-async def backend_page(request: Request, who: deps.AdminViewer, backend_id: int) -> Response:
+async def backend_page(request: Request, who: deps.AdminViewer, backend_id: RowId) -> Response:
     view = _backend(request, who, backend_id)
     return backend_pages.form_page(request, base=BASE, backend=view,
                                    provider=registry.provider(view.provider),
@@ -67,25 +68,25 @@ async def backend_page(request: Request, who: deps.AdminViewer, backend_id: int)
 
 
 @router.post("/{backend_id}")
-async def edit_backend(request: Request, who: deps.AdminViewer, backend_id: int) -> Response:
+async def edit_backend(request: Request, who: deps.AdminViewer, backend_id: RowId) -> Response:
     view = _backend(request, who, backend_id)
     return await backend_pages.edit(request, who, base=BASE, backend=view,
                                     owner=_owner(request, view))
 
 
 @router.post("/{backend_id}/check")
-async def check_backend(request: Request, who: deps.AdminViewer, backend_id: int) -> Response:
+async def check_backend(request: Request, who: deps.AdminViewer, backend_id: RowId) -> Response:
     return await backend_pages.check(request, who, base=BASE,
                                      backend=_backend(request, who, backend_id))
 
 
 @router.post("/{backend_id}/disable")
-async def disable_backend(request: Request, who: deps.AdminViewer, backend_id: int) -> Response:
+async def disable_backend(request: Request, who: deps.AdminViewer, backend_id: RowId) -> Response:
     return await backend_pages.set_status(request, who, base=BASE, status="disabled",
                                           backend=_backend(request, who, backend_id))
 
 
 @router.post("/{backend_id}/enable")
-async def enable_backend(request: Request, who: deps.AdminViewer, backend_id: int) -> Response:
+async def enable_backend(request: Request, who: deps.AdminViewer, backend_id: RowId) -> Response:
     return await backend_pages.set_status(request, who, base=BASE, status="active",
                                           backend=_backend(request, who, backend_id))

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from dnsgate.api.params import RowId
 from dnsgate.domain.errors import Conflict, InvalidInput, NotFound
 from dnsgate.services import accounts, grants
 from dnsgate.web import deps
@@ -86,7 +87,7 @@ async def create_grant(request: Request, who: deps.AdminViewer, zone: str) -> Re
 
 
 @router.post("/grants/{grant_id}/revoke")
-async def revoke_grant(request: Request, who: deps.AdminViewer, grant_id: int) -> Response:
+async def revoke_grant(request: Request, who: deps.AdminViewer, grant_id: RowId) -> Response:
     env = deps.ui(request).env
     grant = grants.revoke_grant(env, deps.context(request), caller=who.caller,
                                 grant_id=grant_id)

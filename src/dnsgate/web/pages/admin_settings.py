@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from dnsgate.api.params import RowId
 from dnsgate.domain.errors import InvalidInput
 from dnsgate.services import site_settings, twofactor
 from dnsgate.web import deps
@@ -43,7 +44,7 @@ async def save_settings(request: Request, who: deps.AdminViewer) -> Response:
 
 
 @router.post("/accounts/{account_id}/reset-2fa")
-async def reset_2fa(request: Request, who: deps.AdminViewer, account_id: int) -> Response:
+async def reset_2fa(request: Request, who: deps.AdminViewer, account_id: RowId) -> Response:
     twofactor.reset(deps.ui(request).env, deps.context(request), caller=who.caller,
                     account_id=account_id)  # an unknown account: NotFound, 404
     return redirect(request, f"/ui/admin/accounts/{account_id}", done="2fa_reset")

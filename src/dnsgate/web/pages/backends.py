@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from dnsgate.api.params import RowId
 from dnsgate.backends import registry
 from dnsgate.domain.errors import (
     BackendUnavailable,
@@ -59,26 +60,26 @@ async def add_backend(request: Request, who: deps.Viewer) -> Response:
 
 
 @router.get("/{backend_id}")
-async def my_backend(request: Request, who: deps.Viewer, backend_id: int) -> Response:
+async def my_backend(request: Request, who: deps.Viewer, backend_id: RowId) -> Response:
     view = _mine(request, who, backend_id)
     return backend_pages.form_page(request, base=BASE, backend=view,
                                    provider=registry.provider(view.provider))
 
 
 @router.post("/{backend_id}")
-async def edit_backend(request: Request, who: deps.Viewer, backend_id: int) -> Response:
+async def edit_backend(request: Request, who: deps.Viewer, backend_id: RowId) -> Response:
     return await backend_pages.edit(request, who, base=BASE,
                                     backend=_mine(request, who, backend_id))
 
 
 @router.post("/{backend_id}/check")
-async def check_backend(request: Request, who: deps.Viewer, backend_id: int) -> Response:
+async def check_backend(request: Request, who: deps.Viewer, backend_id: RowId) -> Response:
     return await backend_pages.check(request, who, base=BASE,
                                      backend=_mine(request, who, backend_id))
 
 
 @router.post("/{backend_id}/disable")
-async def disable_backend(request: Request, who: deps.Viewer, backend_id: int) -> Response:
+async def disable_backend(request: Request, who: deps.Viewer, backend_id: RowId) -> Response:
     return await backend_pages.set_status(request, who, base=BASE, status="disabled",
                                           backend=_mine(request, who, backend_id))
 
@@ -101,12 +102,12 @@ async def _zones_page(request: Request, view: BackendView, *, status: int = 200,
 
 
 @router.get("/{backend_id}/zones")
-async def my_backend_zones(request: Request, who: deps.Viewer, backend_id: int) -> Response:
+async def my_backend_zones(request: Request, who: deps.Viewer, backend_id: RowId) -> Response:
     return await _zones_page(request, _mine(request, who, backend_id))
 
 
 @router.post("/{backend_id}/zones")
-async def use_zone(request: Request, who: deps.Viewer, backend_id: int) -> Response:
+async def use_zone(request: Request, who: deps.Viewer, backend_id: RowId) -> Response:
     """Use a zone of my backend for a realm of mine (approved: my own DNS)."""
     view = _mine(request, who, backend_id)
     data = await deps.form(request)

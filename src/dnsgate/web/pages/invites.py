@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from dnsgate.domain.errors import InvalidInput
+from dnsgate.security.text import digits
 from dnsgate.services import invites, registration
 from dnsgate.web import deps, outbox
 from dnsgate.web.render import redirect, render
@@ -46,7 +47,7 @@ async def create(request: Request, who: deps.AdminViewer) -> Response:
     if data.text("role") not in invites.ROLES:
         errors["role"] = "Choose user or admin."
     days = data.text("days")
-    if not days.isdigit() or not 1 <= int(days) <= invites.MAX_DAYS:
+    if not digits(days, maximum=invites.MAX_DAYS):  # None, or 0
         errors["days"] = f"Enter a whole number of days from 1 to {invites.MAX_DAYS}."
     if errors:
         return _page(request, 422, shown, errors)

@@ -7,8 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from dnsgate.api.params import INT32_MAX, RowId
 from dnsgate.domain.errors import BackendUnavailable, Denied, InvalidInput, InvalidName
 from dnsgate.domain.records import RRset
+from dnsgate.security.text import digits
 from dnsgate.services import realm_records, tokens
 from dnsgate.services.realm_records import RealmView
 from dnsgate.web import deps
@@ -80,7 +82,7 @@ def _prefill(request: Request, rrsets: list[RRset]) -> dict[str, Any]:
 
 
 @router.get("/realms/{realm_id}")
-async def realm_page(request: Request, who: deps.Viewer, realm_id: int) -> Response:
+async def realm_page(request: Request, who: deps.Viewer, realm_id: RowId) -> Response:
     view = realm_records.find(deps.ui(request).env, who.caller, realm_id)
     return await _page(request, who, view)
 
@@ -89,13 +91,14 @@ def _ttl(data: Form) -> tuple[int | None, dict[str, str]]:
     text = data.text("ttl")
     if not text:
         return None, {}
-    if not text.isdigit():
+    ttl = digits(text, maximum=INT32_MAX)
+    if ttl is None:
         return None, {"ttl": "Enter the TTL in whole seconds, or leave it empty."}
-    return int(text), {}
+    return ttl, {}
 
 
 @router.post("/realms/{realm_id}/rrsets")
-async def save_rrset(request: Request, who: deps.Viewer, realm_id: int) -> Response:
+async def save_rrset(request: Request, who: deps.Viewer, realm_id: RowId) -> Response:
     state = deps.ui(request)
     view = realm_records.find(state.env, who.caller, realm_id)
     data = await deps.form(request)
@@ -126,7 +129,7 @@ async def save_rrset(request: Request, who: deps.Viewer, realm_id: int) -> Respo
 
 
 @router.post("/realms/{realm_id}/rrsets/delete")
-async def delete_rrset(request: Request, who: deps.Viewer, realm_id: int) -> Response:
+async def delete_rrset(request: Request, who: deps.Viewer, realm_id: RowId) -> Response:
     state = deps.ui(request)
     view = realm_records.find(state.env, who.caller, realm_id)
     data = await deps.form(request)

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
+from dnsgate.api.params import RowId
 from dnsgate.domain.errors import Conflict, Denied, InvalidInput, RateLimited
 from dnsgate.services import invites, registration, site_settings
 from dnsgate.web import deps, outbox
@@ -205,7 +206,7 @@ def _get(session: Session, key: str) -> Any:
 
 
 @router.post("/admin/accounts/{account_id}/approve")
-async def approve(request: Request, who: deps.AdminViewer, account_id: int) -> Response:
+async def approve(request: Request, who: deps.AdminViewer, account_id: RowId) -> Response:
     env, ctx = deps.ui(request).env, deps.context(request)
     back = (await deps.form(request)).text("back")
     if back != f"/ui/admin/accounts/{account_id}":
