@@ -103,6 +103,25 @@ async def test_edit_the_policy(root, env, zone):
     assert row is not None and (row.max_depth, row.realm_quota) == (None, None)
 
 
+async def test_a_zone_attaches_more_labels(root, env, zone, world):
+    from dnsgate.services import realms
+    from dnsgate.services.context import RequestContext
+
+    await root.get(f"/ui/admin/zones/{zone}")
+    response = await root.submit(f"/ui/admin/zones/{zone}",
+                                 _policy(attached_labels="_Custom, _keys", visibility="public"))
+    assert response.status_code == 303, response.text
+    row = _zone(env, zone)
+    assert row is not None and row.attached_labels == ["_custom", "_keys"]
+    page = await root.get(f"/ui/admin/zones/{zone}")
+    assert 'value="_custom _keys"' in page.text
+    # _custom.www now belongs to whoever holds www: a claim on it waits for an admin
+    alice = world.account("alice2")
+    claim = realms.request_realm(env, RequestContext(), caller=world.caller(alice),
+                                 zone=zone, name="x._custom.www", kind="host")
+    assert claim.status == "pending" and "attached_base" in claim.pending_reasons
+
+
 @pytest.mark.parametrize(("changes", "field", "message"), [
     ({"min_depth": "0"}, "min_depth", "Enter a whole number from 1 to 127."),
     ({"max_depth": "x"}, "max_depth", "Enter a whole number from 1 to 127."),
@@ -111,6 +130,8 @@ async def test_edit_the_policy(root, env, zone):
     ({"ttl_min": "600"}, "default_ttl", "Keep minimum TTL ≤ default TTL ≤ maximum TTL."),
     ({"ttl_max": ""}, "ttl_max", "Enter a number."),
     ({"visibility": "everyone"}, "visibility", "Choose one of the options."),
+    ({"attached_labels": "_ok not-underscore"}, "attached_labels",
+     "Labels start with &#39;_&#39;, one label each (such as _custom), separated by spaces."),
 ])
 async def test_bad_policy_comes_back_with_the_field_error(root, env, zone, changes, field,
                                                          message):

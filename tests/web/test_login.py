@@ -139,3 +139,16 @@ async def test_root_redirects_to_the_ui(client):
     response = await client.get("/")
     assert response.status_code == 307
     assert response.headers["location"] == "/ui/"
+
+
+async def test_web_and_api_sign_in_count_the_same_failures(browser, world, client):
+    # Failed web sign-ins slow the API's password sign-in down too: switching
+    # surfaces gives a guesser no fresh tries.
+    world.account("alice")
+    async with browser() as b:
+        for _ in range(3):
+            assert (await _try(b, "alice", "wrong password!")).status_code == 401
+    response = await client.post("/api/v1/auth/api-keys",
+                                 json={"username": "alice", "password": PASSWORD})
+    assert response.status_code == 429, response.text
+    assert response.json()["code"] == "rate_limited"

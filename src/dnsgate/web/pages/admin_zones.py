@@ -125,6 +125,7 @@ def policy_values(zone: ZoneInfo) -> dict[str, Any]:
         "realm_quota": "" if zone.realm_quota is None else str(zone.realm_quota),
         "ttl_min": str(zone.ttl_min), "ttl_max": str(zone.ttl_max),
         "default_ttl": str(zone.default_ttl),
+        "attached_labels": " ".join(sorted(policy.attached_labels)),
     }
 
 
@@ -196,7 +197,8 @@ def _policy_update(data: Form) -> zones.PolicyUpdate:
         status=data.text("status"), min_depth=min_depth, max_depth=max_depth,
         clear_max_depth=max_depth is None, apex_allowed=data.text("apex_allowed") == "yes",
         types=types, operations=ops, realm_quota=quota, clear_realm_quota=quota is None,
-        ttl_min=ttls["ttl_min"], ttl_max=ttls["ttl_max"], default_ttl=ttls["default_ttl"])
+        ttl_min=ttls["ttl_min"], ttl_max=ttls["ttl_max"], default_ttl=ttls["default_ttl"],
+        attached_labels=data.text("attached_labels").replace(",", " ").split())
 
 
 #: The services' refusals of a policy, as (start of message, field, sentence for people).
@@ -206,6 +208,8 @@ _POLICY_ERRORS = (
     ("TTLs", "default_ttl", "Keep minimum TTL ≤ default TTL ≤ maximum TTL."),
     ("unsupported record types", "types", ""),
     ("unknown operations", "operations", ""),
+    ("attached labels", "attached_labels", "Labels start with '_', one label each "
+                                           "(such as _custom), separated by spaces."),
 )
 
 
