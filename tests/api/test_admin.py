@@ -105,7 +105,8 @@ async def test_zones_add_get_list_and_edit(client, h):
         "name": "lab.test", "backend": "builtin", "provider": "builtin", "status": "active",
         "visibility": "invite", "approval": "auto", "min_depth": 2, "max_depth": 4,
         "apex_allowed": True, "types": ["A", "TXT"], "operations": ["read", "update"],
-        "realm_quota": 3, "ttl_min": 30, "ttl_max": 600, "default_ttl": 120}
+        "realm_quota": 3, "ttl_min": 30, "ttl_max": 600, "default_ttl": 120,
+        "attached_labels": []}
 
     listed = await client.get(f"{ADMIN}/zones", headers=h)
     assert [z["name"] for z in listed.json()] == ["example.test", "lab.test"]

@@ -60,11 +60,31 @@ async def test_numbers_in_queries_beyond_the_database(client, admin, query):
                    query)
 
 
-async def test_a_reference_the_database_refuses_is_404(client, admin, zone, caplog):
-    """services/realms.py does not check that account_id exists; the database
-    does, and its refusal is a 404 (logged with the traceback), never a 500."""
+async def test_a_reference_to_an_unknown_account_is_404(client, admin, zone):
     response = await client.post("/api/v1/admin/realms", headers=bearer(admin), json={
         "zone": zone, "name": "x", "account_id": 12345})
+    assert_problem(response, 404, "not_found")
+
+
+async def test_a_reference_the_database_refuses_is_404(app, admin, caplog, make_client):
+    """A service that forgot a check: the database's refusal is a 404 (logged
+    with the traceback), never a 500."""
+    from fastapi import APIRouter
+
+    from dnsgate.db.models import Realm
+
+    env = app.state.env
+    broken = APIRouter()
+
+    @broken.post("/api/v1/test-only/orphan")
+    async def orphan() -> None:
+        with env.db.write() as session:
+            session.add(Realm(account_id=12345, zone_id=12345, name="x.test", kind="host",
+                              types=[], ops=[], pending_reasons=[], handover=[]))
+
+    app.include_router(broken)
+    async with make_client(app, raise_app_exceptions=False) as c:
+        response = await c.post("/api/v1/test-only/orphan", headers=bearer(admin))
     assert_problem(response, 404, "not_found")
     assert "broke a foreign key constraint" in caplog.text
 
