@@ -37,6 +37,16 @@ def pytest_configure(config: pytest.Config) -> None:
     selected_backend()  # fail at once on a typo, not in the first database test
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL, tests about SQLite itself are deselected (not skipped)."""
+    if selected_backend() != "postgres":
+        return
+    kept = [item for item in items if item.get_closest_marker("sqlite_only") is None]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+        items[:] = kept
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     return f"database backend: {selected_backend()} (${DATABASE_ENV})"
 

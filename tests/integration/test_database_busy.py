@@ -50,8 +50,7 @@ def settings(settings: Settings) -> Settings:
 
 @pytest.fixture
 def db_path(env) -> Path:
-    if not env.db.is_sqlite:
-        pytest.skip("SQLite's write lock")
+    assert env.db.is_sqlite, "a test using db_path is marked sqlite_only"
     return Path(env.db.url.removeprefix("sqlite:///"))
 
 
@@ -132,6 +131,7 @@ def test_five_seconds_by_default(tmp_path):
     assert Database(f"sqlite:///{tmp_path}/d.db").busy_timeout == 5.0
 
 
+@pytest.mark.sqlite_only
 async def test_a_put_behind_a_held_lock_is_a_503_and_the_rest_answers(
         client, world, env, db_path, dns_server):
     await world.zone(ZONE)
@@ -165,6 +165,7 @@ async def test_a_put_behind_a_held_lock_is_a_503_and_the_rest_answers(
     assert await dns_a(dns_server.port, f"home.{ZONE}") == ["192.0.2.2"]
 
 
+@pytest.mark.sqlite_only
 async def test_a_get_of_rrsets_answers_while_the_lock_is_held(client, world, db_path):
     await world.zone(ZONE)
     token = await token_for(world, "home")
@@ -174,6 +175,7 @@ async def test_a_get_of_rrsets_answers_while_the_lock_is_held(client, world, db_
     assert response.status_code == 200 and took < 0.3
 
 
+@pytest.mark.sqlite_only
 async def test_writes_waiting_for_the_lock_land_once_it_is_free(client, world, db_path):
     await world.zone(ZONE)
     tokens = [await token_for(world, f"h{i}") for i in range(3)]
@@ -192,6 +194,7 @@ async def test_writes_waiting_for_the_lock_land_once_it_is_free(client, world, d
     assert [r.status_code for r in responses] == [200, 200, 200]
 
 
+@pytest.mark.sqlite_only
 async def test_a_synchronous_write_on_the_loop_gives_up_soon(env, db_path):
     async with write_lock_held(db_path):
         with LoopWatch() as watch:
@@ -207,6 +210,7 @@ async def test_a_synchronous_write_on_the_loop_gives_up_soon(env, db_path):
             pass
 
 
+@pytest.mark.sqlite_only
 async def test_a_write_on_another_thread_waits_the_whole_timeout(env, db_path):
     def write() -> None:
         with env.db.write():
@@ -219,6 +223,7 @@ async def test_a_write_on_another_thread_waits_the_whole_timeout(env, db_path):
         assert BUSY_TIMEOUT - 0.05 <= time.monotonic() - started < BUSY_TIMEOUT + 1.0
 
 
+@pytest.mark.sqlite_only
 async def test_a_deferred_write_waits_without_holding_anyone(env, db_path, caplog):
     from sqlalchemy import text
 
@@ -240,6 +245,7 @@ async def test_a_deferred_write_waits_without_holding_anyone(env, db_path, caplo
     assert "a deferred write was not made" in caplog.text
 
 
+@pytest.mark.sqlite_only
 async def test_dyndns2_answers_911(client, world, db_path):
     await world.zone(ZONE)
     token = await token_for(world, "home")

@@ -8,6 +8,7 @@ dnspython's names, independently of the code under test.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 from dataclasses import dataclass, field
@@ -303,6 +304,11 @@ def _admin_approved(zone: Zone, account: int) -> bool:
 def test_nobody_gains_control_over_what_another_governs(steps, name: str, rtype: str) -> None:
     zone = _run(steps)
     writers = [a for a in (1, 2, 3) if _may_write(zone, a, name, rtype)]
+    # A zone of the same name elsewhere (an account's own DNS, or the platform's
+    # beside it) is another zone: no realm of this one reaches it.
+    twin = dataclasses.replace(SIM_ZONE, id=2, owner_id=None)
+    assert not any(decide(_principal(zone, a), "create", twin, name, rtype, None, NOW,
+                          claims=_live(zone)).allowed for a in (1, 2, 3))
     # One name, one holder: no two accounts can write the same RRset.
     assert len(writers) <= 1, (writers, zone.claims)
     for account in writers:
