@@ -14,6 +14,7 @@ from dnsgate.api.schemas import (
     RealmScopePublic,
     RRsetBatch,
     RRsetBody,
+    RRsetFields,
     RRsetPublic,
     TokenScopePublic,
     Whoami,
@@ -116,14 +117,15 @@ async def put_rrset_direct(request: Request) -> Response:
     return await put_rrset(request, params["zone"], params["name"], params["type"])
 
 
-def _put_body(raw: bytes, content_type: str) -> RRsetBody:
+def _put_body(raw: bytes, content_type: str) -> RRsetFields:
     """The PUT body, or the RequestValidationError FastAPI would have raised."""
     media = content_type.split(";", 1)[0].strip().lower()
     if media != "application/json" and not media.endswith("+json"):
         raise RequestValidationError([{"type": "json_invalid", "loc": ("body",),
                                        "msg": "the body must be JSON (application/json)"}])
+    model = RRsetBody if b"\\u" in raw else RRsetFields  # see RRsetFields
     try:
-        return RRsetBody.model_validate_json(raw)
+        return model.model_validate_json(raw)
     except ValidationError as exc:
         raise RequestValidationError(
             [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]

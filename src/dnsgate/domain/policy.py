@@ -276,6 +276,10 @@ def _holding_anchor(realm: RealmScope, zone: ZonePolicy, name: str, rtype: str) 
     if realm.zone_id != zone.id or realm.zone != zone.name:
         return None
     extra = zone.attached_labels
+    if not extra and "_" not in name and not name.startswith("*"):
+        # Nothing attached and no wildcard (every attaching label starts with
+        # "_"): the claim's own cover. The hot path of machine updates.
+        return name if names.claim_contains(realm.name, realm.kind, name) else None
     if names.is_wildcard(name) and ownership.wildcard_shadows(rtype):
         # *.P answers for P's attached names that do not exist: only P's holder.
         shadowed = names.parent(name)
