@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from dnsgate.backends.base import ZoneDefaults
 from tests.e2e.conftest import ZONE, Tab, UiServer
@@ -83,7 +84,8 @@ def test_zone_grant_token_and_account_journey(new_tab, ui_server):
     tab.go("/ui/admin/tokens")
     page.get_by_label("Search by token id, owner or realm").fill(user)
     page.get_by_role("button", name="Search").click()
-    assert page.locator("tbody tr").count() == 1
+    page.wait_for_url(re.compile(r"\?q="))
+    expect(page.locator("tbody tr")).to_have_count(1)  # waits for the page, unlike count()
     tab.shoot("admin-tokens")
     page.get_by_role("button", name=f"Revoke token {token.id} of {user}").click()
     page.wait_for_url(re.compile(r"done=token_revoked$"))
