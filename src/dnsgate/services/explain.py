@@ -6,15 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dnsgate.domain import names, ownership
+from dnsgate.domain import names
 from dnsgate.domain.errors import InvalidInput, NotFound
 from dnsgate.domain.permissions import Target
 from dnsgate.domain.policy import OPERATIONS, Operation, RealmScope, decide_by_realm
 from dnsgate.domain.records import normalize_type
 from dnsgate.services import auth, permissions
 from dnsgate.services.context import Caller, Env, RequestContext
-from dnsgate.services.realms import zone_claims
-from dnsgate.services.records import resolve_zone
+from dnsgate.services.records import claims_for, resolve_zone
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +39,7 @@ def explain(env: Env, ctx: RequestContext, *, caller: Caller, zone: str, name: s
     info = resolve_zone(env, caller, zone)
     fqdn = names.in_zone(name, info.name)
     wanted = normalize_type(rtype)
-    claims = None
-    if ownership.reaches_below(wanted):  # only NS/DNAME/CAA writes need them
-        with env.db.read() as session:
-            claims = zone_claims(session, info.id)
+    claims = claims_for(env, caller, info, (wanted,))
     decision, realm = decide_by_realm(caller.principal, op, info.policy, fqdn, wanted,
                                       ctx.address, env.clock(), claims=claims)
     return Explanation(decision.allowed, decision.code, decision.row, realm)

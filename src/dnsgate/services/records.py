@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar, cast
 
@@ -209,11 +209,11 @@ def _decide_change(caller: Caller, ctx: RequestContext, info: ZoneInfo, change: 
                   claims=claims)
 
 
-def _claims_for(env: Env, caller: Caller, info: ZoneInfo,
-                changes: Sequence[Change]) -> Sequence[ZoneClaim] | None:
-    """The zone's live claims, read only when a change reaches below its owner
-    (NS, DNAME, CAA) and the caller is no admin: ``decide()`` needs them then."""
-    if caller.is_admin or not any(ownership.reaches_below(c.key[1]) for c in changes):
+def claims_for(env: Env, caller: Caller, info: ZoneInfo,
+               rtypes: Iterable[str]) -> Sequence[ZoneClaim] | None:
+    """The zone's live claims, read only when one of ``rtypes`` reaches below its
+    owner (NS, DNAME, CAA) and the caller is no admin: ``decide()`` needs them then."""
+    if caller.is_admin or not any(ownership.reaches_below(rtype) for rtype in rtypes):
         return None
     with env.db.read() as session:
         return zone_claims(session, info.id)
@@ -296,7 +296,7 @@ async def apply_changes(env: Env, ctx: RequestContext, *, caller: Caller, zone: 
     try:
         if caller.actor_type in ("token", "api_key"):  # one write limit per credential
             env.limiter.hit("token_write", caller.actor_id)
-        claims = _claims_for(env, caller, info, changes)
+        claims = claims_for(env, caller, info, (c.key[1] for c in changes))
         state_free = _preauthorize(env, ctx, caller, info, changes, claims)
         if backend.capabilities.transactional:
             return await _apply_transactional(env, ctx, caller, info,
