@@ -102,8 +102,8 @@ def create_app(settings: Settings, *, env: Env | None = None, migrate_on_start: 
 
     ``own_process``: the app is the process (``dnsgate serve``), so it may
     tune process-wide things such as the garbage collector. ``worker``: one
-    of ``serve --workers``; only worker 0 serves DNS, the others relay their
-    zone changes to it."""
+    of ``serve --workers``; only worker 0 serves DNS, the others wake it for
+    the zones they changed."""
     environment = env or build_env(settings)
 
     @asynccontextmanager
@@ -118,10 +118,10 @@ def create_app(settings: Settings, *, env: Env | None = None, migrate_on_start: 
                 host=settings.dns_host, port=settings.dns_port,
                 amplification=settings.dns_amplification,
                 tcp_per_client=settings.dns_tcp_per_client),
-                relay=worker.relay_receiver if worker else None)
+                wakeups=worker.wakeup_receiver if worker else None)
             await dns.start()
-        elif settings.dns_port and worker is not None and worker.relay_sender is not None:
-            environment.db.on_commit(worker.relay_sender)
+        elif settings.dns_port and worker is not None and worker.wakeup_sender is not None:
+            environment.db.on_commit(worker.wakeup_sender)
         if worker is not None and worker.serves_dns:
             worker.dns_ready.set()
         elif worker is not None:

@@ -14,8 +14,8 @@ What the workers share, and why:
   other worker's without SQLite's sleeping busy handler, and a provider's
   read-modify-write of a zone excludes the other workers' like PostgreSQL's
   advisory locks do across nodes;
-* the DNS relay (``dnsserver/relay.py``): worker 0 serves DNS, the others send
-  it their committed zone changes, answered before their API calls return;
+* the DNS wake-ups (``dnsserver/wakeups.py``): worker 0 serves DNS, the others
+  name the zones they changed, whose journals it reads before answering;
 * the open connections' counts (``balancer.py``): a worker holding more than
   another passes a new connection on, so keep-alive clients split evenly.
 
@@ -42,7 +42,7 @@ from typing import Any
 
 from dnsgate.balancer import ConnectionBalancer, WorkerBalance
 from dnsgate.db.process_locks import ProcessLocks
-from dnsgate.dnsserver.relay import Relay, RelayReceiver, RelaySender
+from dnsgate.dnsserver.wakeups import WakeupReceiver, Wakeups, WakeupSender
 from dnsgate.services.login_throttle import shared_failures
 from dnsgate.services.ratelimit import SharedArrivals
 from dnsgate.services.shared_table import SharedTable
@@ -65,8 +65,8 @@ class WorkerRole:
     # zone takes seconds).
     dns_ready: EventType
     balance: WorkerBalance | None = None  # set in the child
-    relay_receiver: RelayReceiver | None = None  # worker 0: serves DNS
-    relay_sender: RelaySender | None = None  # the others
+    wakeup_receiver: WakeupReceiver | None = None  # worker 0: serves DNS
+    wakeup_sender: WakeupSender | None = None  # the others
 
     @property
     def serves_dns(self) -> bool:
@@ -113,7 +113,7 @@ def supervise(socks: list[socket.socket], lock_dir: Path,
     count = len(socks)
     arrivals = SharedArrivals()
     login_failures = shared_failures()
-    relay = Relay(count)
+    wakeups = Wakeups(count)
     balancer = ConnectionBalancer(count)
     dns_ready = multiprocessing.get_context("fork").Event()
     children: dict[int, int] = {}
@@ -135,9 +135,9 @@ def supervise(socks: list[socket.socket], lock_dir: Path,
                 other.close()
             _run_child(WorkerRole(index, arrivals, login_failures, ProcessLocks(lock_dir),
                                   dns_ready),
-                       relay, balancer, socks[index], run_worker)
+                       wakeups, balancer, socks[index], run_worker)
         children[pid] = index
-    relay.close()
+    wakeups.close()
     balancer.close()
     for sock in socks:
         sock.close()
@@ -157,7 +157,7 @@ def supervise(socks: list[socket.socket], lock_dir: Path,
     return status
 
 
-def _run_child(role: WorkerRole, relay: Relay, balancer: ConnectionBalancer,  # pragma: no cover
+def _run_child(role: WorkerRole, wakeups: Wakeups, balancer: ConnectionBalancer,  # pragma: no cover
                sock: socket.socket,
                run_worker: Callable[[WorkerRole, socket.socket], None]) -> None:
     code = 1
@@ -167,9 +167,9 @@ def _run_child(role: WorkerRole, relay: Relay, balancer: ConnectionBalancer,  # 
         _die_with_parent()
         role.balance = balancer.worker(role.index)
         if role.serves_dns:
-            role.relay_receiver = relay.receiver()
+            role.wakeup_receiver = wakeups.receiver()
         else:
-            role.relay_sender = relay.sender(role.index)
+            role.wakeup_sender = wakeups.sender(role.index)
         run_worker(role, sock)
         code = 0
     except SystemExit as exc:

@@ -3,7 +3,8 @@
 dnsgate runs as a real ``dnsgate serve`` process with its DNS server on a
 free port; its secondaries are set with the CLI (``dnsgate zone set``) while
 it runs. BIND transfers the zone, gets a NOTIFY when a record changes through
-the REST API, and answers the new record with the new serial within 2 s.
+the REST API, asks for IXFR and gets the differences from the change journal,
+and answers the new record with the new serial within 2 s.
 """
 
 from __future__ import annotations
@@ -96,7 +97,8 @@ def wait_until(check, deadline: float, what: str, log: Path | None = None) -> fl
 
 @contextmanager
 def named(tmp: Path, port: int, primary: int, tsig: bool) -> Iterator[Path]:
-    """BIND 9 in the foreground as a secondary of ``ZONE``; yields its log file."""
+    """BIND 9 in the foreground as a secondary of ``ZONE``; yields its log file
+    (debug level 3: it says whether a transfer was incremental)."""
     exe = require_tool("named")
     tmp.mkdir()
     key = (f'key "{KEY_NAME}" {{ algorithm hmac-sha256; secret "{KEY_SECRET}"; }};'
@@ -110,7 +112,7 @@ def named(tmp: Path, port: int, primary: int, tsig: bool) -> Iterator[Path]:
     assert checked.returncode == 0, checked.stdout + checked.stderr
     log = tmp / "named.log"
     with log.open("w") as out:
-        process = subprocess.Popen([exe, "-g", "-n", "1", "-c", str(conf)],
+        process = subprocess.Popen([exe, "-g", "-d", "3", "-n", "1", "-c", str(conf)],
                                    stdout=out, stderr=subprocess.STDOUT)
     try:
         yield log
@@ -188,3 +190,7 @@ async def test_bind_follows_a_builtin_zone(tsig, env, world, settings, tmp_path)
             text = log.read_text()
             assert "notify from 127.0.0.1" in text, text[-3000:]
             assert "Transfer completed" in text, text[-3000:]
+            # After its first full transfer BIND asks for IXFR, and the journal
+            # answers it with the differences alone (named -d 3 logs which).
+            assert "requesting IXFR" in text and "got incremental response" in text, \
+                text[-3000:]

@@ -101,13 +101,13 @@ async def test_the_dns_view_reloads_a_zone_it_could_not_take_a_change_into(
         url = f"/api/v1/zones/{ZONE}/rrsets/www.{ZONE}/A"
         assert (await client.put(url, headers=bearer(admin),
                                  json={"records": ["192.0.2.1"]})).status_code == 200
-        apply = service.store.apply
+        take = service.store.take
 
-        def broken(changes):
-            monkeypatch.setattr(service.store, "apply", apply)  # once
+        def broken(appended):
+            monkeypatch.setattr(service.store, "take", take)  # once
             raise RuntimeError("staging failed")
 
-        monkeypatch.setattr(service.store, "apply", broken)
+        monkeypatch.setattr(service.store, "take", broken)
         response = await client.put(url, headers=bearer(admin), json={"records": ["192.0.2.2"]})
         assert response.status_code == 200, response.text
         reply = await dns.asyncquery.udp(dns.message.make_query(f"www.{ZONE}", "A"),
@@ -115,6 +115,6 @@ async def test_the_dns_view_reloads_a_zone_it_could_not_take_a_change_into(
         assert [rd.to_text() for rrset in reply.answer for rd in rrset] == ["192.0.2.2"]
         failures = [r for r in caplog.records if r.levelno >= logging.ERROR]
         assert [r.name for r in failures] == ["dnsgate.dns"]
-        assert "reloading example.test" in failures[0].getMessage()
+        assert "reading example.test again" in failures[0].getMessage()
     finally:
         await service.stop()

@@ -1,19 +1,18 @@
-"""The parts of ``serve --workers``: sockets, the DNS relay, the file locks."""
+"""The parts of ``serve --workers``: sockets, the DNS wake-ups, the file locks."""
 
 from __future__ import annotations
 
 import asyncio
-import mmap
 import os
 import socket
 import time
 from collections.abc import Callable
 
-from dnsgate.backends.builtin import ZONE_CHANGES, ZoneChange
+from dnsgate.backends.builtin import ZONES_REPLACED
+from dnsgate.db import journal
 from dnsgate.db.process_locks import ProcessLocks
-from dnsgate.dnsserver.relay import RelayReceiver, RelaySender, decode, encode
-from dnsgate.domain.records import Delete, RRset, Upsert, parsed_rrset
-from dnsgate.services.secondaries import SETTINGS_CHANGED
+from dnsgate.dnsserver.wakeups import WakeupReceiver, Wakeups, WakeupSender, zones_of
+from dnsgate.domain.records import parsed_rrset
 from dnsgate.workers import listening_sockets
 
 
@@ -41,46 +40,50 @@ async def test_accepted_connections_get_tcp_nodelay():
             sock.close()
 
 
-def _change(serial: int) -> ZoneChange:
-    return ZoneChange("example.test", serial, serial - 1, (
-        Upsert(parsed_rrset("www.example.test", "TXT", 60, ['"a" "b"'])),
-        Delete("old.example.test", "A")))
+def _appended(zone: str, *, builtin: bool = True) -> journal.Appended:
+    step = journal.Step("www." + zone, "TXT", None,
+                        parsed_rrset("www." + zone, "TXT", 60, ['"a" "b"']))
+    return journal.Appended(1, zone, 1, 1, 2026120501, (step,), builtin)
 
 
-def test_a_change_survives_the_wire():
-    info = {ZONE_CHANGES: [_change(2), ZoneChange("new.test", 1, 0, None)],
-            SETTINGS_CHANGED: ["example.test"]}
-    data = encode(info)
-    assert data is not None
-    back = decode(data)
-    assert back[SETTINGS_CHANGED] == ["example.test"]
-    first, second = back[ZONE_CHANGES]
-    assert first == _change(2)  # records compare as text; their parsed form stays home
-    assert isinstance(first.changes[0].rrset, RRset) and first.changes[0].rrset.rdatas is None
-    assert second == ZoneChange("new.test", 1, 0, None)
-    assert encode({"unrelated": [1]}) is None
+def test_a_wakeup_names_the_builtin_zones_a_commit_changed():
+    info = {journal.APPENDED: [_appended("b.test"), _appended("a.test"),
+                               _appended("provider.test", builtin=False)],
+            ZONES_REPLACED: ["new.test"]}
+    assert zones_of(info) == ["a.test", "b.test", "new.test"]
+    assert zones_of({"unrelated": [1]}) == []
 
 
 def test_the_dns_worker_reads_what_was_counted_before_answering():
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    counts = mmap.mmap(-1, 8)
-    sender = RelaySender(theirs, counts, 0)
-    receiver = RelayReceiver([ours], counts)
-    got: list[int] = []
-    receiver.deliver = lambda info: got.extend(c.serial for c in info[ZONE_CHANGES])
+    wakeups = Wakeups(2)
+    ours, theirs = wakeups._pairs[0]
+    sender = WakeupSender(theirs, wakeups._counts, 0)
+    receiver = WakeupReceiver([ours], wakeups._counts)
     assert not receiver.behind()
-    for serial in range(2, 52):
-        sender({ZONE_CHANGES: [_change(serial)]})
+    for index in range(50):
+        sender({journal.APPENDED: [_appended(f"z{index}.test")]})
     sender({"nothing": "for DNS"})  # not sent, not counted
-    huge = Upsert(RRset("big.example.test", "TXT", 60, tuple(f'"{n:0250}"' for n in range(5000))))
-    sender({ZONE_CHANGES: [ZoneChange("example.test", 99, 98, (huge,))]})  # left to the poll
     assert receiver.behind()
-    receiver.catch_up()
-    assert got == list(range(2, 52))
+    assert receiver.drain() == [f"z{index}.test" for index in range(50)]
     assert not receiver.behind()
     theirs.close()
-    assert receiver.take_ready(0) is False  # the worker went away
+    assert receiver.drain() == []  # the worker went away
     ours.close()
+
+
+def test_a_full_socket_never_blocks_the_sender():
+    wakeups = Wakeups(2)
+    ours, theirs = wakeups._pairs[0]
+    sender = WakeupSender(theirs, wakeups._counts, 0)
+    started = time.monotonic()
+    for index in range(200_000):  # far more than the buffer holds; nobody reads
+        sender({ZONES_REPLACED: [f"zone-{index}.test"]})
+    assert time.monotonic() - started < 20
+    receiver = WakeupReceiver([ours], wakeups._counts)
+    assert receiver.behind()
+    assert 0 < len(receiver.drain()) < 200_000  # the rest is left to the poll
+    ours.close()
+    theirs.close()
 
 
 def _waited_in_child(hold: Callable[[], Callable[[], None]],

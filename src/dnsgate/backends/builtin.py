@@ -8,7 +8,6 @@ so a batch is atomic and a failure leaves the zone exactly as it was.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -16,6 +15,7 @@ from sqlalchemy import CursorResult, delete, insert, select
 from sqlalchemy.orm import Session
 
 from dnsgate.backends.base import Capabilities, Health, ZoneDefaults
+from dnsgate.db import journal
 from dnsgate.db.engine import Database, zone_lock_key
 from dnsgate.db.models import BuiltinRRset, BuiltinZone, table_of
 from dnsgate.db.raw import Executor, Raw
@@ -27,24 +27,18 @@ _R = table_of(BuiltinRRset)
 Clock = Callable[[], datetime]
 
 
-ZONE_CHANGES = "dnsgate.builtin.zone_changes"
+#: The ``session.info`` key of the built-in zones a transaction created or
+#: deleted (a list of names): the DNS server loads or drops them whole. Changes
+#: of their RRsets reach it through the change journal (db/journal.py).
+ZONES_REPLACED = "dnsgate.builtin.zones_replaced"
 
 
-@dataclass(frozen=True, slots=True)
-class ZoneChange:
-    """What a committed transaction did to a built-in zone (for the DNS server).
-
-    ``changes`` is None when the zone was created or deleted as a whole.
-    """
-
-    zone: str
-    serial: int
-    previous_serial: int
-    changes: tuple[Change, ...] | None
-
-
-def _note(session: Executor, change: ZoneChange) -> None:
-    session.info.setdefault(ZONE_CHANGES, []).append(change)
+def _replaced(session: Executor, zone: str) -> None:
+    session.info.setdefault(ZONES_REPLACED, []).append(zone)
+    raw = Raw.of(session)
+    if not raw.is_sqlite:  # other nodes' DNS servers: sent by PostgreSQL at commit
+        raw.execute(session, "SELECT pg_notify(:channel, :payload)",
+                    {"channel": journal.CHANNEL, "payload": zone})
 
 
 # Hand-written SQL: these run on every record change (see db/raw.py).
@@ -104,6 +98,10 @@ class BuiltinBackend:
             return self.read_in(session, zone, name, rtype)
 
     async def apply(self, zone: str, changes: Sequence[Change]) -> None:
+        """Write without a journal entry: the DNS server and IXFR do not see it
+        until the zone is read whole. Changes of accounts go through the
+        records service (``apply_in`` and the journal); this is for fixtures
+        and data the store holds for itself (e.g. a DNSKEY)."""
         with self.db.write() as session:
             self.db.lock(session, zone_lock_key(zone))
             self.apply_in(session, zone, changes)
@@ -126,10 +124,12 @@ class BuiltinBackend:
             out.append(RRset(owner, rdtype, ttl, tuple(raw.json_out(records))))
         return out
 
-    def apply_in(self, session: Executor, zone: str, changes: Sequence[Change]) -> None:
-        """Apply a change set and bump the SOA serial once. No-op for no changes."""
+    def apply_in(self, session: Executor, zone: str, changes: Sequence[Change]) -> int | None:
+        """Apply a change set and bump the SOA serial once; the new serial (None:
+        no changes, nothing done). The caller journals the change (the records
+        service): the DNS server learns of it from the journal."""
         if not changes:
-            return
+            return None
         raw = Raw.of(session)
         row = raw.execute(session, _SERIAL_SQL, {"zone": zone}).fetchone()
         if row is None:
@@ -146,7 +146,7 @@ class BuiltinBackend:
                     "zone_id": zone_id, "name": change.name, "rtype": change.type})
         serial = next_serial(old_serial, self._clock())
         raw.execute(session, _BUMP_SQL, {"zone_id": zone_id, "serial": serial})
-        _note(session, ZoneChange(zone, serial, old_serial, tuple(changes)))
+        return serial
 
     def create_zone_in(self, session: Session, zone: str, defaults: ZoneDefaults) -> None:
         """Create an empty zone with SOA and NS from ``defaults``."""
@@ -158,7 +158,7 @@ class BuiltinBackend:
         session.execute(insert(_R).values(
             zone_id=zone_id, name=zone, rtype="NS", ttl=defaults.ttl,
             records=[f"{ns}." for ns in defaults.nameservers]))
-        _note(session, ZoneChange(zone, serial, 0, None))
+        _replaced(session, zone)
 
     def has_zone_in(self, session: Session, zone: str) -> bool:
         return session.execute(select(_Z.c.id).where(_Z.c.name == zone)).first() is not None
@@ -170,4 +170,4 @@ class BuiltinBackend:
     async def delete_zone(self, zone: str) -> None:
         with self.db.write() as session:
             session.execute(delete(_Z).where(_Z.c.name == zone))
-            _note(session, ZoneChange(zone, 0, 0, None))
+            _replaced(session, zone)

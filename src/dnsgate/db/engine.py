@@ -63,9 +63,9 @@ class Database:
                  process_locks: ProcessLocks | None = None,
                  busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
         """``process_locks``: set when several processes of this node write
-        (``serve --workers``): their hot write transactions take turns, so
-        commits and their hooks (the DNS relay) come in one order; on SQLite
-        they also stand in for PostgreSQL's advisory locks. ``busy_timeout``:
+        (``serve --workers``). On SQLite their hot write transactions take
+        turns on a file lock instead of SQLite's sleeping busy handler, and
+        the locks stand in for PostgreSQL's advisory locks. ``busy_timeout``:
         seconds a write waits for SQLite's write lock before ``DatabaseBusy``."""
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
@@ -193,7 +193,7 @@ class Database:
         statements in autocommit: each is atomic, and the hot reads are one
         statement.
         """
-        gate = self._process_locks if write else None
+        gate = self._process_locks if write and self.is_sqlite else None
         if gate is not None:
             gate.enter_write()
         try:
@@ -215,8 +215,6 @@ class Database:
                 raise
             finally:
                 pooled.close()
-            # Inside the gate: the next worker's commit comes after what these
-            # hooks hand on (the DNS relay delivers changes in serial order).
             if tx.info and write:
                 self._run_hooks(tx.info)
         finally:

@@ -158,7 +158,45 @@ class Zone(Base):
     default_ttl: Mapped[int] = mapped_column(Integer, default=300)
     #: Labels the zone attaches to their parent besides domain/ownership.py's list.
     attached_labels: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: The sequence number of the zone's newest journal entry (``ZoneChange``).
+    journal_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ZoneChange(Base):
+    """One RRset change of a zone, in order: the change journal (db/journal.py).
+
+    ``seq`` counts per zone without gaps; ``old``/``new`` are the whole RRset
+    before and after (``{"ttl", "records"}``, NULL when absent).
+    """
+
+    __tablename__ = "zone_changes"
+    __table_args__ = (
+        UniqueConstraint("zone_id", "seq"),
+        # By RRset (history of a name, who wrote what). No index by request id:
+        # undoing a request scans one zone's journal, which retention bounds,
+        # and every write would pay for the index.
+        Index("ix_zone_changes_rrset", "zone_id", "name", "rtype"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True)
+    zone_id: Mapped[int] = mapped_column(ForeignKey("zones.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(String(253))
+    rtype: Mapped[str] = mapped_column(String(16))
+    old: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    new: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: False for a provider write made without reading first: ``old`` is not known.
+    old_known: Mapped[bool] = mapped_column(Boolean, default=True)
+    actor_type: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[str] = mapped_column(String(64), default="")
+    account_id: Mapped[int | None] = mapped_column(Integer)
+    realm_id: Mapped[int | None] = mapped_column(Integer)
+    surface: Mapped[str] = mapped_column(String(16))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    time: Mapped[datetime] = mapped_column(default=utcnow)
+    serial: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Grant(Base):

@@ -70,6 +70,14 @@ class Raw:
         cursor.execute(self.sql(text), params)
         return cursor
 
+    def execute_many(self, session: Executor, text: str, rows: list[dict[str, Any]]) -> None:
+        """Run one statement once per parameter set, in the transaction."""
+        if isinstance(session, Tx):
+            cursor = session.driver.cursor()
+        else:
+            cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor.executemany(self.sql(text), rows)
+
     def time_in(self, value: datetime | None) -> Any:
         if value is None:
             return None

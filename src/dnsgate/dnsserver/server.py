@@ -30,7 +30,12 @@ import dns.tsig
 
 from dnsgate.dnsserver.answer import answer, find_zone
 from dnsgate.dnsserver.store import ZoneStore
-from dnsgate.dnsserver.transfer import TransferPolicy, transfer_messages
+from dnsgate.dnsserver.transfer import (
+    TransferPolicy,
+    ixfr_messages,
+    ixfr_rrsets,
+    transfer_messages,
+)
 from dnsgate.dnsserver.zoneview import Name, ZoneView
 
 log = logging.getLogger("dnsgate.dns")
@@ -288,6 +293,23 @@ class DnsServer:
         response.answer.append(view.soa)  # "only the SOA": retry over TCP (RFC 1995)
         return self._render(response, query, wire, tcp=False)
 
+    def _incremental(self, query: dns.message.Message, soa: dns.rrset.RRset
+                     ) -> list[dns.rrset.RRset] | None:
+        """The IXFR answer for a secondary the journal can bring up to ``soa``
+        (the SOA alone when it is current); None: send the whole zone."""
+        since = _ixfr_serial(query)
+        if since is None:
+            return None
+        current = int(soa[0].serial)
+        if since == current:
+            return [soa]
+        entries = self.store.journal_since(soa.name.to_text(omit_final_dot=True), since)
+        if entries is None:
+            return None
+        # Entries committed after the view was read belong to a later SOA.
+        return ixfr_rrsets(soa, since, [e for e in entries
+                                        if e.serial is not None and e.serial <= current])
+
     async def _serve_tcp(self, reader: asyncio.StreamReader,
                          writer: asyncio.StreamWriter) -> None:
         peername = writer.get_extra_info("peername")
@@ -337,8 +359,13 @@ class DnsServer:
                     self.store.sync()
                     with self.store.reading() as views:
                         allowed, view = self._transfer_policy(query, views, peer)
-                        rrsets = view.snapshot() if allowed else []
-                    if allowed:
+                        soa = view.soa if allowed else None
+                    if allowed and soa is not None:
+                        incremental = self._incremental(query, soa)
+                        if incremental is not None:
+                            return ixfr_messages(query, incremental)
+                        with self.store.reading():
+                            rrsets = view.snapshot()
                         return transfer_messages(query, rrsets)
                     response = dns.message.make_response(query)
                     response.set_rcode(dns.rcode.REFUSED)
@@ -349,6 +376,16 @@ class DnsServer:
                     return [failed] if failed is not None else []
         out = self.handle(wire, tcp=True, peer=peer)
         return [out] if out is not None else []
+
+
+def _ixfr_serial(query: dns.message.Message) -> int | None:
+    """The serial an IXFR request says the secondary has (None: not an IXFR)."""
+    if query.question[0].rdtype != dns.rdatatype.IXFR or not query.authority:
+        return None
+    rrset = query.authority[0]
+    if rrset.rdtype != dns.rdatatype.SOA or not len(rrset):
+        return None
+    return int(rrset[0].serial)
 
 
 def udp_limit(query: dns.message.Message, query_size: int, amplification: int) -> int:

@@ -1,6 +1,7 @@
-"""The DNS side of ``dnsgate serve``: zone store, server, NOTIFY, and the poll
-that picks up changes other processes made. Started and stopped by the app's
-lifespan."""
+"""The DNS side of ``dnsgate serve``: zone store, server, NOTIFY to secondaries,
+and what keeps the store current (this process's commits, the other workers'
+wake-ups, PostgreSQL's NOTIFY from other nodes, and a slow poll). Started and
+stopped by the app's lifespan."""
 
 from __future__ import annotations
 
@@ -22,18 +23,20 @@ import dns.rdatatype
 import dns.tsig
 import dns.tsigkeyring
 
-from dnsgate.backends.builtin import ZONE_CHANGES
+from dnsgate.backends.builtin import ZONES_REPLACED
+from dnsgate.db import journal
 from dnsgate.db.engine import Database
-from dnsgate.dnsserver.relay import RelayReceiver
+from dnsgate.dnsserver.listen import JournalListener
 from dnsgate.dnsserver.server import DnsServer, ServerConfig
 from dnsgate.dnsserver.store import ZoneStore
 from dnsgate.dnsserver.transfer import TransferPolicy
+from dnsgate.dnsserver.wakeups import WakeupReceiver, zones_of
 from dnsgate.services import secondaries
 from dnsgate.services.secondaries import SETTINGS_CHANGED, TransferSettings
 
 log = logging.getLogger("dnsgate.dns")
-SYNC_SECONDS = 0.05
-POLL_SECONDS = 0.25  # two polls confirm a change by another process: < 1 s
+SYNC_SECONDS = 0.05  # wake-ups between queries: NOTIFY goes out this soon
+POLL_SECONDS = 0.5  # the fallback: a change whose wake-up was lost is answered this soon
 NOTIFY_TRIES = 3
 NOTIFY_TIMEOUT = 1.0
 
@@ -42,11 +45,13 @@ class DnsService:
     """Everything the embedded DNS server needs, with one start and one stop."""
 
     def __init__(self, db: Database, config: ServerConfig,
-                 relay: RelayReceiver | None = None) -> None:
-        """``relay``: the other workers' changes, with ``serve --workers``."""
+                 wakeups: WakeupReceiver | None = None) -> None:
+        """``wakeups``: the other workers' changes, with ``serve --workers``."""
         self.db = db
         self.store = ZoneStore(db)
-        self.relay = relay
+        self.store.wakeups = wakeups
+        self._listener = (None if db.is_sqlite
+                          else JournalListener(db.url, lambda zone: self.store.want([zone])))
         self.settings: dict[str, TransferSettings] = {}
         self.server = DnsServer(self.store, config, policy=self._policy)
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -59,15 +64,15 @@ class DnsService:
         self.store.load_all()
         self._load_settings()
         self.db.on_commit(self._committed)
-        if self.relay is not None:
-            self.relay.deliver = self._take_in
-            self.store.relay = self.relay
+        if self._listener is not None:
+            self._listener.start()
         await self.server.start()
         self._poller = asyncio.create_task(self._poll_forever())
 
     async def stop(self) -> None:
         self.db.remove_commit_hook(self._committed)
-        self.store.relay = None
+        if self._listener is not None:
+            await asyncio.to_thread(self._listener.stop)
         if self._poller is not None:
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -84,33 +89,31 @@ class DnsService:
     # --- keeping current ------------------------------------------------
 
     def _committed(self, info: dict[str, Any]) -> None:
-        """After a commit in this process (any thread): the zone changes go into
-        the views before the API answers, and so do changed transfer settings
-        (the next change's NOTIFY goes by them). Other workers' changes counted
-        by now are older (their commits came first): they go in before.
+        """After a commit in this process (any thread): its journal entries go
+        into the views before the API answers, and changed transfer settings
+        are read (the next change's NOTIFY goes by them).
 
         The change is committed whatever happens here: if taking it in fails,
-        the zones it touched are reloaded from the database instead (the
+        the zones it touched are read again from the database instead (the
         request that made it still succeeds, see ``Database._run_hooks``)."""
         try:
-            if self.relay is not None and self.relay.behind():
-                self.relay.catch_up()
-            self._take_in(info)
+            if info.get(SETTINGS_CHANGED):
+                self._load_settings()
+            appended = [item for item in info.get(journal.APPENDED, ()) if item.builtin]
+            if appended:
+                self.store.take(appended)
+            replaced = info.get(ZONES_REPLACED)
+            if replaced:
+                self.store.replaced(replaced)
         except Exception:
-            zones = [change.zone for change in info.get(ZONE_CHANGES, ())]
-            log.exception("taking in a committed change failed; reloading %s",
+            zones = zones_of(info)
+            log.exception("taking in a committed change failed; reading %s again",
                           ", ".join(zones) or "nothing")
-            self.store.reload_later(zones)
-
-    def _take_in(self, info: dict[str, Any]) -> None:
-        if info.get(SETTINGS_CHANGED):
-            self._load_settings()
-        self.store.apply(info.get(ZONE_CHANGES, ()))
+            self.store.want(zones, whole=True)
 
     async def _poll_forever(self) -> None:
-        """Run the reloads this process's changes asked for every tick (queries
-        run them first anyway), and look for other processes' changes every
-        POLL_SECONDS."""
+        """Take in wake-ups every tick (queries take them first anyway), and
+        compare every zone with its journal every POLL_SECONDS."""
         ticks = 0
         while True:
             await asyncio.sleep(SYNC_SECONDS)
@@ -198,11 +201,9 @@ class ThreadedDnsService:
     """
 
     def __init__(self, db: Database, config: ServerConfig,
-                 relay: RelayReceiver | None = None) -> None:
-        """``relay``: other workers' changes (``serve --workers``). The loop that
-        starts the service reads them as they come (the API's loop: a reload
-        on the DNS thread must not stop them), the DNS thread before answering."""
-        self.service = DnsService(db, config, relay)
+                 wakeups: WakeupReceiver | None = None) -> None:
+        """``wakeups``: other workers' changes (``serve --workers``)."""
+        self.service = DnsService(db, config, wakeups)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
@@ -228,30 +229,16 @@ class ThreadedDnsService:
         self._thread = threading.Thread(target=run, name="dnsgate-dns", daemon=True)
         self._thread.start()
         await asyncio.wrap_future(started)
-        if self.service.relay is not None:
-            _read_as_they_come(self.service.relay, asyncio.get_running_loop())
 
     async def stop(self) -> None:
         if self._loop is None or self._thread is None:
             return
-        if self.service.relay is not None:
-            for sock in self.service.relay.socks:
-                asyncio.get_running_loop().remove_reader(sock)
         stopped = asyncio.run_coroutine_threadsafe(self.service.stop(), self._loop)
         await asyncio.wrap_future(stopped)
         self._loop.call_soon_threadsafe(self._loop.stop)
         await asyncio.to_thread(self._thread.join, 10)
         self._loop.close()
         self._loop = None
-
-
-def _read_as_they_come(relay: RelayReceiver, loop: asyncio.AbstractEventLoop) -> None:
-    def readable(index: int) -> None:
-        if not relay.take_ready(index):  # that worker has gone
-            loop.remove_reader(relay.socks[index])
-
-    for index, sock in enumerate(relay.socks):
-        loop.add_reader(sock, readable, index)
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:

@@ -1,26 +1,25 @@
-"""The DNS server's live copy of the built-in zones.
+"""The DNS server's live copy of the built-in zones, kept current from the change journal.
 
-Changes reach it two ways:
+Every view knows the journal sequence number it has applied (``ZoneView.seq``);
+entries are numbered per zone without gaps (``db/journal.py``), so the store
+always knows whether it is current and never guesses from serials. Changes
+come in three ways, all of them journal entries:
 
-* in this process, from the transaction that made them: the built-in backend
-  leaves a ``ZoneChange`` in the session, and right after the commit, on the
-  committing thread, ``apply()`` stages each changed RRset in the zone's view
-  before the API call returns (a dict entry; the records are built before the
-  next answer, see ``ZoneView.stage``), not a reload of the zone;
-* from the other workers of ``serve --workers``: through the relay
-  (``relay.py``), read before the next answer and applied the same way;
-* from other processes (the CLI, another node): ``poll()`` compares the
-  serials in the database with the views' and reloads a zone that moved.
+* from this process, right after the commit that wrote them (``take``): an
+  entry that follows on from the view is staged at once, on the committing
+  thread, before the API call returns (a dict entry, built into records
+  before the next answer: ``ZoneView.stage``);
+* as a wake-up naming a zone (``want``): another worker of this node
+  (``wakeups.py``), PostgreSQL's NOTIFY from another node (``listen.py``), an
+  entry that did not follow on, or the slow poll; the DNS server's thread
+  then reads the zone's journal forward from its view (``sync``), before it
+  answers the next query;
+* a zone created or deleted as a whole (``replaced``) is read whole.
 
 Threads: committing threads stage changes and the DNS server's thread answers,
 both under ``lock`` (``reading()``), so an answer sees one version of a zone.
-Staging on the committing thread is what keeps the DNS server cheap for the
-API: handing each change to the DNS thread to apply cost the API ~0.1 ms per
-write in GIL hand-offs, and building the records on the committing thread
-~0.05 ms (bench/README.md). Whole-zone reloads (a zone created or deleted, a
-change made by another process) read the database, which can take seconds for
-a large zone: they run on the DNS server's thread (``sync()``), never on a
-committing one.
+Reads of the database (journal, whole zones) run on the DNS server's thread,
+never on a committing one.
 """
 
 from __future__ import annotations
@@ -28,19 +27,35 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Protocol
 
 import dns.name
-from sqlalchemy import select
+from sqlalchemy import text
 
-from dnsgate.backends.builtin import BuiltinBackend, ZoneChange
+from dnsgate.backends.builtin import BuiltinBackend
+from dnsgate.db import journal
 from dnsgate.db.engine import Database
-from dnsgate.db.models import BuiltinZone
-from dnsgate.dnsserver.relay import RelayReceiver
 from dnsgate.dnsserver.zoneview import Name, ZoneView, build
 
 Listener = Callable[[str], None]
+
+# The built-in zones with their journal's key and newest entry (zone rows of
+# the built-in backend; a zone made by hand in the store alone has none).
+_ZONES_SQL = text("""
+SELECT bz.name, z.id, z.journal_seq FROM builtin_zones bz
+LEFT JOIN zones z ON z.name = bz.name
+ AND z.backend_id IN (SELECT id FROM backends WHERE provider = 'builtin')
+""")
+
+
+class Wakeups(Protocol):
+    """Zones other processes of this node changed, counted before their API answered."""
+
+    def behind(self) -> bool: ...
+
+    def drain(self) -> list[str]: ...
 
 
 @functools.lru_cache(maxsize=4096)
@@ -50,7 +65,7 @@ def origin_of(zone: str) -> Name:
 
 
 class ZoneStore:
-    """Zone views by origin, kept current with the database."""
+    """Zone views by origin, kept current with the journal."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -58,22 +73,14 @@ class ZoneStore:
         self._views: dict[Name, ZoneView] = {}
         # Views with staged changes (``ZoneView.stage``), built before the next answer.
         self._unsettled: set[ZoneView] = set()
-        # Zones to reload on the DNS server's thread (dict: ordered, no repeats).
-        self._reloads: dict[str, None] = {}
-        # Changes committed while a zone was being reloaded, to replay on the
-        # new view: its database read may have been earlier than they were.
-        self._replay: dict[str, list[ZoneChange]] = {}
-        # The newest serial each zone has reached by this process's own commits,
-        # so the poll does not mistake them (in flight to ``apply``) for others'.
-        self._local_serials: dict[str, int] = {}
-        # Serials seen unexplained at the last poll, by zone: reloaded at the
-        # next poll unless this process's own commits explain them by then.
-        self._suspects: dict[str, int] = {}
+        # Zones to bring up to date on the DNS server's thread (ordered, no repeats):
+        # True reads the zone whole, False reads its journal forward.
+        self._wanted: dict[str, bool] = {}
+        self._ids: dict[str, int] = {}  # zone name -> its journal's key (zones.id)
         self.loop: asyncio.AbstractEventLoop | None = None  # set while serving
         self._listeners: list[Listener] = []
         self._backend = BuiltinBackend(db)
-        # Other workers' changes (``serve --workers``), read before each answer.
-        self.relay: RelayReceiver | None = None
+        self.wakeups: Wakeups | None = None  # other workers' changes (``serve --workers``)
 
     @property
     def views(self) -> dict[Name, ZoneView]:
@@ -91,20 +98,6 @@ class ZoneStore:
                 self._unsettled.pop().settle()
             yield self._views
 
-    def sync(self) -> None:
-        """Take in what other workers committed, and run the reloads committed
-        changes asked for (on the DNS server's thread, before answering: a new
-        zone is answered at once)."""
-        relay = self.relay
-        if relay is not None and relay.behind():
-            relay.catch_up()
-        while self._reloads:
-            with self.lock:
-                zone = next(iter(self._reloads))
-                del self._reloads[zone]
-            self._reload(zone)
-            self._notify(zone)
-
     def on_change(self, listener: Listener) -> None:
         """Call ``listener(zone)`` after a zone changed (cache flush, NOTIFY).
 
@@ -112,127 +105,166 @@ class ZoneStore:
         """
         self._listeners.append(listener)
 
+    # --- what changed ----------------------------------------------------
+
+    def take(self, appended: Iterable[journal.Appended]) -> None:
+        """This process's committed journal entries (any thread, after the commit).
+
+        Entries that follow on from a view go in now; others (a step missed:
+        another process wrote in between, or a commit's hook overtook an
+        earlier one's) send the DNS server's thread to the journal.
+        """
+        with self.lock:
+            for item in appended:
+                view = self._views.get(origin_of(item.zone))
+                if view is None or view.seq >= item.last_seq:
+                    if view is None:
+                        self._wanted.setdefault(item.zone, True)
+                    continue
+                if view.seq != item.first_seq - 1:
+                    self._wanted.setdefault(item.zone, False)
+                    continue
+                for step in item.steps:
+                    view.stage(step.name, step.rtype, step.new)
+                view.seq = item.last_seq
+                if item.serial is not None:
+                    view.serial = item.serial
+                self._unsettled.add(view)
+                self._notify(item.zone)
+        self._sync_unless_serving()
+
+    def want(self, zones: Iterable[str], *, whole: bool = False) -> None:
+        """Bring these zones up to date from the database on the DNS server's
+        thread (now, when not serving): read whole, or their journals forward."""
+        with self.lock:
+            for zone in zones:
+                self._wanted[zone] = whole or self._wanted.get(zone, False)
+        self._sync_unless_serving()
+
+    def replaced(self, zones: Iterable[str]) -> None:
+        """Zones created or deleted as a whole: read them whole."""
+        self.want(zones, whole=True)
+
+    def _sync_unless_serving(self) -> None:
+        if self._wanted and self.loop is None:
+            self.sync()
+
+    # --- on the DNS server's thread --------------------------------------
+
+    def sync(self) -> None:
+        """Take in what other workers committed, then bring the wanted zones up
+        to date (before answering: a change is answered once committed)."""
+        wakeups = self.wakeups
+        if wakeups is not None and wakeups.behind():
+            self.want(wakeups.drain())
+        while self._wanted:
+            with self.lock:
+                zone = next(iter(self._wanted))
+                whole = self._wanted.pop(zone)
+            if whole or not self._catch_up(zone):
+                self._reload(zone)
+            self._notify(zone)
+
     def load_all(self) -> None:
         with self.db.read() as session:
-            zones = list(session.scalars(select(BuiltinZone.name)))
+            zones = [row[0] for row in session.execute(_ZONES_SQL)]
         with self.lock:
             self._views = {}
-            self._reloads.clear()
+            self._wanted.clear()
         for zone in zones:
             self._reload(zone)
 
     def poll(self) -> list[str]:
-        """Reload zones whose serial in the database differs from ours on two
-        polls in a row (this process's own commits reach the views through
-        ``apply()`` a moment after they are visible in the database)."""
+        """The slow fallback: compare every zone's newest journal entry with its
+        view, and read what moved (a change whose wake-up was lost, a zone
+        created or deleted by another process). Returns the zones read."""
         self.sync()
-        # What we know, taken before the database is read: committing threads
-        # move it on meanwhile, and a serial of ours newer than the read would
-        # look like another process going back.
-        known: dict[str, tuple[ZoneView, int, int]] = {}
-        with self.lock:
-            for origin, view in self._views.items():
-                zone = origin.to_text(omit_final_dot=True)
-                known[zone] = (view, view.serial, self._local_serials.get(zone, 0))
         with self.db.read() as session:
-            current = {name: serial for name, serial in
-                       session.execute(select(BuiltinZone.name, BuiltinZone.serial))}
+            current = {name: (zone_id, seq or 0)
+                       for name, zone_id, seq in session.execute(_ZONES_SQL)}
         changed: list[str] = []
-        for zone, serial in current.items():
-            if zone in known:
-                view, ours, local = known[zone]
-                if serial == ours or ours < serial <= local:
-                    self._suspects.pop(zone, None)
-                    continue
-                seen = self._suspects.get(zone)
-                newest = max(view.serial, self._local_serials.get(zone, 0))
-                if serial > ours and (seen is None or seen <= newest):
-                    # Maybe our own commit, whose hook has not run yet (or the one
-                    # seen last time was): a reload of a big zone is costly, look
-                    # again first.
-                    self._suspects[zone] = serial
-                    continue
-            self._suspects.pop(zone, None)
-            self._reload(zone)
-            changed.append(zone)
-        gone = set(known) - set(current)  # only this thread adds or drops views
-        for zone in gone:
-            with self.lock:
-                self._views.pop(origin_of(zone), None)
-            changed.append(zone)
-        for zone in changed:
-            self._notify(zone)
-        return changed
-
-    def apply(self, changes: Iterable[ZoneChange]) -> None:
-        """Put this process's committed changes into the views (any thread).
-
-        A change the view cannot take in place (a zone created or deleted, or
-        one whose previous serial is not the view's: another process wrote in
-        between) asks the DNS server's thread for a reload instead; when not
-        serving (a script, a test) the reload runs here and now.
-        """
         with self.lock:
-            for change in changes:
-                zone = change.zone
-                self._local_serials[zone] = max(change.serial,
-                                                self._local_serials.get(zone, 0))
-                replay = self._replay.get(zone)
-                if replay is not None:
-                    replay.append(change)
-                view = self._views.get(origin_of(zone))
-                if change.changes is None or view is None:
-                    self._reloads[zone] = None  # created or deleted
-                elif view.serial < change.serial and not self._apply_in_place(view, change):
-                    self._reloads[zone] = None  # a step missed: another process wrote
-                # (a change the view's serial already covers came in with a reload)
-        if self._reloads and self.loop is None:
-            self.sync()
+            known = {origin.to_text(omit_final_dot=True): view
+                     for origin, view in self._views.items()}
+        for zone, (zone_id, seq) in current.items():
+            view = known.get(zone)
+            if view is None or self._ids.get(zone) != zone_id:
+                changed.append(zone)
+                self.want([zone], whole=True)
+            elif view.seq < seq:
+                changed.append(zone)
+                self.want([zone])
+        gone = [zone for zone in known if zone not in current]
+        self.want(gone, whole=True)
+        self.sync()
+        return changed + gone
 
-    def reload_later(self, zones: Iterable[str]) -> None:
-        """Reload these zones from the database on the DNS server's thread (now,
-        when not serving): a change could not be applied in place."""
+    def _catch_up(self, zone: str) -> bool:
+        """Apply the zone's journal entries after its view's; False when only a
+        whole read will do (no view, no journal, or entries pruned away)."""
         with self.lock:
-            for zone in zones:
-                self._reloads[zone] = None
-        if self._reloads and self.loop is None:
-            self.sync()
-
-    def _apply_in_place(self, view: ZoneView, change: ZoneChange) -> bool:
-        """Apply one change to ``view`` under the lock; False if it does not
-        follow on from the view's serial (or replaces the zone) and needs a reload."""
-        if change.changes is None or view.serial != change.previous_serial:
+            view = self._views.get(origin_of(zone))
+        zone_id = self._ids.get(zone)
+        if view is None or zone_id is None:
             return False
-        for item in change.changes:
-            view.stage(item)
-        view.serial = change.serial
-        self._unsettled.add(view)
-        self._notify(change.zone)
+        with self.db.read() as session:
+            entries = journal.read_forward(session, zone_id, view.seq)
+        return self._apply_entries(zone, view, entries)
+
+    def _apply_entries(self, zone: str, view: ZoneView, entries: Sequence[journal.Entry]) -> bool:
+        with self.lock:
+            pending = [entry for entry in entries if entry.seq > view.seq]
+            if pending and pending[0].seq != view.seq + 1:
+                return False  # pruned away since the view was read
+            for entry in pending:
+                view.stage(entry.name, entry.rtype, entry.new)
+                view.seq = entry.seq
+                if entry.serial is not None:
+                    view.serial = max(view.serial, entry.serial)
+            if pending:
+                self._unsettled.add(view)
         return True
 
     def _reload(self, zone: str) -> None:
-        """Read the zone from the database into a new view, outside the lock;
-        changes committed meanwhile are replayed on it before it goes live."""
+        """Read the zone whole into a new view, outside the lock, then the
+        journal entries committed meanwhile (entries hold whole RRsets, so one
+        read twice changes nothing)."""
         origin = origin_of(zone)
-        with self.lock:
-            self._replay[zone] = []
         view: ZoneView | None = None
-        try:
-            with self.db.read() as session:
-                if self._backend.has_zone_in(session, zone):
-                    view = build(zone, self._backend.read_in(session, zone))
-        finally:
+        zone_id: int | None = None
+        with self.db.read() as session:
+            row = session.execute(
+                text("SELECT z.id, z.journal_seq FROM zones z JOIN backends b "
+                     "ON b.id = z.backend_id WHERE z.name = :zone AND b.provider = 'builtin'"),
+                {"zone": zone}).first()
+            if row is not None:
+                zone_id = int(row[0])
+            if self._backend.has_zone_in(session, zone):
+                view = build(zone, self._backend.read_in(session, zone))
+                view.seq = int(row[1]) if row is not None else 0
+        with self.lock:
+            if view is None:
+                self._views.pop(origin, None)
+                self._ids.pop(zone, None)
+                return
+            if zone_id is None:
+                self._ids.pop(zone, None)
+            else:
+                self._ids[zone] = zone_id
+            self._views[origin] = view
+            self._unsettled.add(view)
+        if zone_id is not None and not self._catch_up(zone):
             with self.lock:
-                meanwhile = self._replay.pop(zone, [])
-                if view is None:
-                    self._views.pop(origin, None)
-                else:
-                    for change in meanwhile:
-                        if change.serial > view.serial and not self._apply_in_place(view, change):
-                            self._reloads[zone] = None  # a step we cannot replay: again
-                            break
-                    self._views[origin] = view
-                    self._unsettled.add(view)
+                self._wanted[zone] = True  # pruned in between: read again
+
+    def journal_since(self, zone: str, serial: int) -> list[journal.Entry] | None:
+        """The zone's journal after the change that made SOA serial ``serial``
+        (for IXFR); None when it does not reach back there."""
+        zone_id = self._ids.get(zone)
+        if zone_id is None:
+            return None
+        with self.db.read() as session:
+            return journal.deltas(session, zone_id, serial)
 
     def _notify(self, zone: str) -> None:
         for listener in self._listeners:

@@ -1,4 +1,10 @@
-"""Zone transfers (AXFR; IXFR answered with a full AXFR) and who may ask for them."""
+"""Zone transfers (AXFR, and IXFR from the change journal) and who may ask for them.
+
+IXFR (RFC 1995): a secondary at a serial the journal still reaches back to
+gets only the differences, one sequence per change set (old SOA, deleted
+records, new SOA, added records) between the current SOA at both ends; a
+secondary already current gets the SOA alone; any other gets the whole zone.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,12 @@ from dataclasses import dataclass
 import dns.flags
 import dns.message
 import dns.name
+import dns.rdata
+import dns.rdatatype
 import dns.rrset
+
+from dnsgate.db.journal import Entry
+from dnsgate.dnsserver.zoneview import to_rrset
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 MESSAGE_BUDGET = 60_000  # bytes of records per message, below the 65,535 limit
@@ -36,11 +47,67 @@ class TransferPolicy:
 def transfer_messages(query: dns.message.Message,
                       snapshot: list[dns.rrset.RRset]) -> list[bytes]:
     """The whole zone (``ZoneView.snapshot()``, SOA first), SOA first and last,
-    in as few messages as fit.
+    in as few messages as fit."""
+    return _messages(query, [*snapshot, snapshot[0]])
+
+
+def ixfr_rrsets(soa: dns.rrset.RRset, since: int,
+                entries: list[Entry]) -> list[dns.rrset.RRset] | None:
+    """The IXFR answer from serial ``since`` to ``soa``'s: the current SOA,
+    then each change set's differences, then the current SOA again. None when
+    ``entries`` (the journal after the change that made ``since``) do not
+    lead from ``since`` to the current serial step by step."""
+    current = int(soa[0].serial)
+    sets: list[tuple[int, list[Entry]]] = []
+    for entry in entries:
+        if entry.serial is None:
+            return None
+        if sets and sets[-1][0] == entry.serial:
+            sets[-1][1].append(entry)
+        else:
+            sets.append((entry.serial, [entry]))
+    if not sets or sets[-1][0] != current:
+        return None
+    out = [soa]
+    previous = since
+    for serial, changed in sets:
+        deleted: list[dns.rrset.RRset] = []
+        added: list[dns.rrset.RRset] = []
+        for entry in changed:
+            old = to_rrset(entry.old) if entry.old is not None else None
+            new = to_rrset(entry.new) if entry.new is not None else None
+            if old is not None and new is not None and old.ttl == new.ttl:
+                gone = [rd for rd in old if rd not in new]
+                came = [rd for rd in new if rd not in old]
+                if gone:
+                    deleted.append(dns.rrset.from_rdata_list(old.name, old.ttl, gone))
+                if came:
+                    added.append(dns.rrset.from_rdata_list(new.name, new.ttl, came))
+                continue
+            if old is not None:
+                deleted.append(old)
+            if new is not None:
+                added.append(new)
+        out += [_soa_at(soa, previous), *deleted, _soa_at(soa, serial), *added]
+        previous = serial
+    out.append(soa)
+    return out
+
+
+def ixfr_messages(query: dns.message.Message, rrsets: list[dns.rrset.RRset]) -> list[bytes]:
+    """An IXFR answer (``ixfr_rrsets``, or the current SOA alone) in messages."""
+    return _messages(query, rrsets)
+
+
+def _soa_at(soa: dns.rrset.RRset, serial: int) -> dns.rrset.RRset:
+    return dns.rrset.from_rdata(soa.name, soa.ttl, soa[0].replace(serial=serial))
+
+
+def _messages(query: dns.message.Message, rrsets: list[dns.rrset.RRset]) -> list[bytes]:
+    """``rrsets`` in order, in as few messages as fit.
 
     A TSIG-signed request gets every message signed, chained per RFC 8945.
     """
-    rrsets = [*snapshot, snapshot[0]]
     batches: list[list[dns.rrset.RRset]] = [[]]
     size = 0
     for rrset in rrsets:

@@ -18,7 +18,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
-from dnsgate.domain.records import Change, RRset, Upsert
+from dnsgate.domain.records import RRset
 
 Name = dns.name.Name
 RdType = dns.rdatatype.RdataType
@@ -44,6 +44,7 @@ class ZoneView:
         self._below: dict[Name, int] = {}
         self.soa = soa
         self.serial = 0
+        self.seq = 0  # the zone's last change journal entry in this view
         self.negative_ttl = 0
         self._staged: dict[tuple[str, str], RRset | None] = {}
         self.put(origin, dns.rdatatype.SOA, soa)
@@ -91,15 +92,15 @@ class ZoneView:
                 return
             name = name.parent()
 
-    def stage(self, change: Change) -> None:
-        """Take a committed change now, build its records at ``settle()``.
+    def stage(self, name: str, rtype: str, rrset: RRset | None) -> None:
+        """Take a committed RRset (None: deleted) now, build its records at ``settle()``.
 
         A write then costs a dict entry (~1 us) instead of dnspython objects and
         the SOA rdata (~50 us with the SOA): the API pays nothing for the DNS
         view, and of many writes to one RRset between two queries only the
         last is ever built. Staged entries are one per RRset, bounded by the zone.
         """
-        self._staged[change.key] = change.rrset if isinstance(change, Upsert) else None
+        self._staged[(name, rtype)] = rrset
 
     def settle(self) -> None:
         """Build what ``stage()`` took, and the SOA at ``serial`` (before answering)."""

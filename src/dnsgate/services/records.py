@@ -17,6 +17,7 @@ from typing import Literal, TypeVar, cast
 
 from dnsgate.backends import failures
 from dnsgate.backends.base import Backend, TransactionalBackend
+from dnsgate.db import journal
 from dnsgate.db.engine import zone_lock_key
 from dnsgate.db.raw import Executor, Raw, Tx
 from dnsgate.domain import names, ownership
@@ -73,6 +74,34 @@ class ChangeResult:
     deleted: list[tuple[str, str]] = field(default_factory=list)
     changed: int = 0
     unchanged: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A change that will be applied: its operation, and the RRset it replaces
+    (None: none; ``old_known`` False when it was written without reading)."""
+
+    change: Change
+    op: str
+    old: RRset | None
+    old_known: bool = True
+
+    def step(self) -> journal.Step:
+        new = self.change.rrset if isinstance(self.change, Upsert) else None
+        return journal.Step(*self.change.key, self.old, new, self.old_known)
+
+
+#: The journal's name of each surface (``RequestContext.surface``).
+_JOURNAL_SURFACES = {"api": "rest", "web": "ui", "pdns-api": "pdns"}
+
+
+def actor_of(caller: Caller, ctx: RequestContext) -> journal.Actor:
+    """Who a journal entry names: the account, the token and its realm, the surface."""
+    principal = caller.principal
+    realm_id = (principal.realms[0].id if principal.token is not None and principal.realms
+                else None)
+    return journal.Actor(caller.actor_type, caller.actor_id, caller.account_ref, realm_id,
+                         _JOURNAL_SURFACES.get(ctx.surface, ctx.surface), ctx.request_id)
 
 
 class _Denial(Denied):
@@ -244,14 +273,15 @@ def _preauthorize(env: Env, ctx: RequestContext, caller: Caller, info: ZoneInfo,
 def _plan(env: Env, ctx: RequestContext, caller: Caller, info: ZoneInfo,
           changes: Sequence[Change], current: dict[str, list[RRset]],
           result: ChangeResult, *, claims: Sequence[ZoneClaim] | None,
-          per_record_ttl: bool = True) -> list[tuple[Change, str]]:
-    """Effective changes against the current state, each with its operation.
+          per_record_ttl: bool = True) -> list[Planned]:
+    """Effective changes against the current state, each with its operation
+    and the RRset it replaces (None: none).
 
     Without per-record TTLs (one TTL per zone) an RRset with the same records
     is unchanged whatever TTL was asked for.
     """
     state = {name: {rr.type: rr for rr in rrsets} for name, rrsets in current.items()}
-    planned: list[tuple[Change, str]] = []
+    planned: list[Planned] = []
     for change in changes:
         name, rtype = change.key
         existing = state.setdefault(name, {}).get(rtype)
@@ -260,7 +290,7 @@ def _plan(env: Env, ctx: RequestContext, caller: Caller, info: ZoneInfo,
                 result.unchanged += 1
                 continue
             state[name].pop(rtype)
-            planned.append((change, "delete"))
+            planned.append(Planned(change, "delete", existing))
             continue
         op: Operation = "update" if existing is not None else "create"
         decision = _decide_change(caller, ctx, info, change, op, env, claims)
@@ -272,10 +302,10 @@ def _plan(env: Env, ctx: RequestContext, caller: Caller, info: ZoneInfo,
             result.upserted.append(existing)
             result.unchanged += 1
             continue
-        planned.append((change, op))
-    for change, _op in planned:
-        if isinstance(change, Upsert):
-            name, rtype = change.key
+        planned.append(Planned(change, op, existing))
+    for item in planned:
+        if isinstance(item.change, Upsert):
+            name, rtype = item.change.key
             check_cname_exclusive(rtype, state[name].keys())
     return planned
 
@@ -328,20 +358,26 @@ async def _apply_transactional(env: Env, ctx: RequestContext, caller: Caller,
         touched = dict.fromkeys(change.key[0] for change in changes)
         current = {name: backend.read_in(tx, info.name, name) for name in touched}
         planned = _plan(env, ctx, caller, info, changes, current, result, claims=claims)
-        backend.apply_in(tx, info.name, [change for change, _ in planned])
-        _record_applied(tx, env, ctx, caller, info, planned, result)
+        serial = backend.apply_in(tx, info.name, [item.change for item in planned])
+        _record_applied(tx, env, ctx, caller, info, planned, result, serial=serial,
+                        builtin=True)
         return result
 
     return await env.db.group_commit.run(work, key=lock_key)
 
 
 def _record_applied(tx: Executor, env: Env, ctx: RequestContext, caller: Caller,
-                    info: ZoneInfo, planned: Sequence[tuple[Change, str]],
-                    result: ChangeResult) -> None:
-    """Audit each applied change, note it in the result, and touch the token."""
+                    info: ZoneInfo, planned: Sequence[Planned], result: ChangeResult, *,
+                    serial: int | None = None, builtin: bool = False) -> None:
+    """Journal and audit the applied changes, note them in the result, and
+    touch the token. (The caller holds the zone's lock: the journal's order
+    is the order the changes were applied in.)"""
     result.changed = len(planned)
     now = env.clock()
-    for change, op in planned:
+    journal.append(tx, zone_id=info.id, zone=info.name, steps=[item.step() for item in planned],
+                   actor=actor_of(caller, ctx), when=now, serial=serial, builtin=builtin)
+    for item in planned:
+        change, op = item.change, item.op
         name, rtype = change.key
         details = ({"ttl": change.rrset.ttl, "records": list(change.rrset.records)}
                    if isinstance(change, Upsert) else {})
@@ -386,11 +422,19 @@ async def _apply_upstream(env: Env, ctx: RequestContext, caller: Caller, info: Z
                         per_record_ttl=backend.capabilities.per_record_ttl)
         if planned:
             await _upstream(env, ctx, caller, info, "rrset.change",
-                            backend.apply(info.name, [change for change, _ in planned]),
+                            backend.apply(info.name, [item.change for item in planned]),
                             write=True)
+        _record_after_upstream(env, ctx, caller, info, planned, result)
+    return result
+
+
+def _record_after_upstream(env: Env, ctx: RequestContext, caller: Caller, info: ZoneInfo,
+                           planned: Sequence[Planned], result: ChangeResult) -> None:
+    """Journal and audit what a provider confirmed, still under the zone's lock
+    (``ZoneLocks.hold``: on PostgreSQL a session advisory lock of another
+    connection, so this transaction must not take the zone's lock again)."""
     with env.db.transaction(write=True) as tx:
         _record_applied(tx, env, ctx, caller, info, planned, result)
-    return result
 
 
 def _planning_read(backend: Backend) -> Callable[[str, str | None], Awaitable[list[RRset]]]:
@@ -411,13 +455,12 @@ async def _apply_blind(env: Env, ctx: RequestContext, caller: Caller, info: Zone
     fail concurrent writes). Audited as ``rrset.upsert``: the before-state was
     not looked at."""
     result = ChangeResult()
+    planned = [Planned(change, "upsert" if isinstance(change, Upsert) else "delete", None,
+                       old_known=False) for change in changes]
     async with env.zone_locks.hold(env.db, info.name):
         await _upstream(env, ctx, caller, info, "rrset.change",
                         backend.apply(info.name, changes), write=True)
-    planned = [(change, "upsert" if isinstance(change, Upsert) else "delete")
-               for change in changes]
-    with env.db.transaction(write=True) as tx:
-        _record_applied(tx, env, ctx, caller, info, planned, result)
+        _record_after_upstream(env, ctx, caller, info, planned, result)
     return result
 
 
