@@ -19,6 +19,7 @@ from dnsgate.api import (
     auth,
     errors,
     explain,
+    history,
     openapi,
     records,
     refused,
@@ -32,7 +33,7 @@ from dnsgate.db import migrate
 from dnsgate.db.engine import Database
 from dnsgate.dnsserver.server import ServerConfig
 from dnsgate.dnsserver.service import ThreadedDnsService
-from dnsgate.services import refusal_audit
+from dnsgate.services import journal_retention, refusal_audit
 from dnsgate.services.context import Env
 from dnsgate.services.login_throttle import shared_failures
 from dnsgate.services.ratelimit import RateLimiter
@@ -130,9 +131,13 @@ def create_app(settings: Settings, *, env: Env | None = None, migrate_on_start: 
         if own_process:
             tune_garbage_collector()
         refusals = asyncio.create_task(refusal_audit.flush_every_minute(environment))
+        retention = asyncio.create_task(journal_retention.prune_hourly(
+            environment, keep_days=settings.journal_keep_days,
+            keep_changes=settings.journal_keep_changes))
         try:
             yield
         finally:
+            retention.cancel()
             refusals.cancel()
             await asyncio.to_thread(refusal_audit.flush, environment, everything=True)
             if dns is not None:
@@ -169,6 +174,7 @@ def create_app(settings: Settings, *, env: Env | None = None, migrate_on_start: 
     # surfaces (records, then the protocol facades at their clients' paths)
     # come before the management API.
     app.include_router(records.router, prefix=API_V1)
+    app.include_router(history.router, prefix=API_V1)
     app.include_router(dyndns2.router)
     app.include_router(acmedns.router)
     app.include_router(httpreq.router)

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     # /metrics (Prometheus text format): counters of refused requests
     metrics_enabled: bool = True
     max_body_bytes: int = 64 * 1024
+    # the change journal (history, undo, IXFR) keeps each zone's newest
+    # journal_keep_changes entries AND every entry younger than journal_keep_days
+    journal_keep_days: int = Field(default=90, ge=1)
+    journal_keep_changes: int = Field(default=1000, ge=1)
     write_rate_limit: str = "120/minute"
     login_ip_limit: str = "30/minute"
     login_user_limit: str = "10/minute"

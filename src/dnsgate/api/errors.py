@@ -32,7 +32,7 @@ STATUS: dict[str, int] = {
     "not_found": 404, "zone_not_found": 404,
     "method_not_allowed": 405,
     "conflict": 409, "self_lockout": 409, "last_admin": 409, "not_pending": 409,
-    "email_unverified": 409,
+    "email_unverified": 409, "changed_since": 409, "old_unknown": 409,
     "body_too_large": 413,
     "unsupported_media_type": 415,
     "invalid_request": 422, "invalid_name": 422, "invalid_record": 422,

@@ -123,7 +123,7 @@ def _request_realm(
         if not caller.is_admin:
             _check_quota(session, caller, info, owner_id, now)
         found = ([] if existing is None else
-                 last_writers(session, zone=info.name, claimant_id=owner_id, rrsets=existing))
+                 last_writers(session, zone_id=info.id, claimant_id=owner_id, rrsets=existing))
         trusted = caller.is_admin or info.policy.owner_id == owner_id  # its own DNS
         verdict = judge_claim(
             claim=claim, zone=info.policy, auto_approve=info.approval == "auto",

@@ -1,9 +1,8 @@
 """Who last wrote an RRset through dnsgate, for the claim rules and the approval page.
 
-Read from the audit log, which records every applied change with its actor
-(no extra write on the hot path). An RRset with no successful write on
-record, or whose last recorded change deleted it, was written outside
-dnsgate. (The change journal will answer this from ``zone_changes``.)
+Read from the change journal (``db/journal.py``): the newest entry of an
+RRset names its writer. An RRset with no entry, or whose newest entry
+deleted it, was written outside dnsgate.
 """
 
 from __future__ import annotations
@@ -14,50 +13,33 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dnsgate.db.models import Account, AuditEvent, Realm, Token
+from dnsgate.db import journal
+from dnsgate.db.models import Account, Realm
 from dnsgate.domain.claims import FoundRRset, Writer
 from dnsgate.domain.records import RRset
 
-_WRITES = ("rrset.create", "rrset.update", "rrset.upsert", "rrset.delete")
-_CHUNK = 500  # names per query: keeps the IN list within every database's limits
 
-
-def last_writers(session: Session, *, zone: str, claimant_id: int,
+def last_writers(session: Session, *, zone_id: int, claimant_id: int,
                  rrsets: Sequence[RRset]) -> list[FoundRRset]:
     """Each RRset with who last wrote it, as seen from the claimant."""
-    wanted = {(rr.name, rr.type) for rr in rrsets}
-    last: dict[tuple[str, str], Any] = {}
-    names = sorted({name for name, _ in wanted})
-    for start in range(0, len(names), _CHUNK):
-        rows = session.execute(
-            select(AuditEvent.name, AuditEvent.rtype, AuditEvent.action,
-                   AuditEvent.actor_type, AuditEvent.actor_id, AuditEvent.account_id)
-            .where(AuditEvent.zone == zone, AuditEvent.outcome == "success",
-                   AuditEvent.action.in_(_WRITES),
-                   AuditEvent.name.in_(names[start:start + _CHUNK]))
-            .order_by(AuditEvent.id.desc()))
-        for event in rows:
-            key = (event.name or "", event.rtype or "")
-            if key in wanted and key not in last:
-                last[key] = event
-    admins = _admin_ids(session, {row.account_id for row in last.values()})
-    realms = _token_realms(session, {row.actor_id for row in last.values()
-                                     if row.actor_type == "token"})
+    last = journal.last_writes(session, zone_id, [(rr.name, rr.type) for rr in rrsets])
+    admins = _admin_ids(session, {entry.account_id for entry in last.values()})
     found = []
     for rr in sorted(rrsets, key=lambda r: (r.name, r.type)):
-        writer = _writer(last.get((rr.name, rr.type)), claimant_id, admins, realms)
+        writer = _writer(last.get((rr.name, rr.type)), claimant_id, admins)
         found.append(FoundRRset(rr.name, rr.type, writer))
     return found
 
 
-def _writer(row: Any, claimant_id: int, admins: set[int], realms: dict[str, int]) -> Writer:
-    if row is None or row.action == "rrset.delete":
+def _writer(entry: journal.Entry | None, claimant_id: int, admins: set[int]) -> Writer:
+    if entry is None or entry.new is None:
         return Writer("outside")
-    if row.actor_type == "system" or (row.account_id in admins and row.actor_type != "token"):
-        return Writer("operator", account_id=row.account_id)
-    if row.account_id == claimant_id:
+    if entry.actor_type == "system" or (entry.account_id in admins
+                                        and entry.actor_type != "token"):
+        return Writer("operator", account_id=entry.account_id)
+    if entry.account_id == claimant_id:
         return Writer("self", account_id=claimant_id)
-    return Writer("account", account_id=row.account_id, realm_id=realms.get(row.actor_id))
+    return Writer("account", account_id=entry.account_id, realm_id=entry.realm_id)
 
 
 def _admin_ids(session: Session, ids: Iterable[int | None]) -> set[int]:
@@ -66,13 +48,6 @@ def _admin_ids(session: Session, ids: Iterable[int | None]) -> set[int]:
         return set()
     return set(session.scalars(select(Account.id).where(
         Account.id.in_(wanted), Account.role == "admin")))
-
-
-def _token_realms(session: Session, token_ids: set[str]) -> dict[str, int]:
-    if not token_ids:
-        return {}
-    rows = session.execute(select(Token.id, Token.realm_id).where(Token.id.in_(token_ids)))
-    return {row.id: row.realm_id for row in rows}
 
 
 def describe(found: FoundRRset, account_names: dict[int, str],
