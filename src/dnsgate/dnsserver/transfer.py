@@ -1,9 +1,9 @@
 """Zone transfers (AXFR, and IXFR from the change journal) and who may ask for them.
 
 IXFR (RFC 1995): a secondary at a serial the journal still reaches back to
-gets only the differences, one sequence per change set (old SOA, deleted
-records, new SOA, added records) between the current SOA at both ends; a
-secondary already current gets the SOA alone; any other gets the whole zone.
+gets only the differences, condensed into one (a record changed and changed
+back is not sent at all); a secondary already current gets the SOA alone;
+any other gets the whole zone.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import dns.rrset
 
 from dnsgate.db.journal import Entry
 from dnsgate.dnsserver.zoneview import to_rrset
+from dnsgate.domain.records import RRset
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 MESSAGE_BUDGET = 60_000  # bytes of records per message, below the 65,535 limit
@@ -53,45 +54,39 @@ def transfer_messages(query: dns.message.Message,
 
 def ixfr_rrsets(soa: dns.rrset.RRset, since: int,
                 entries: list[Entry]) -> list[dns.rrset.RRset] | None:
-    """The IXFR answer from serial ``since`` to ``soa``'s: the current SOA,
-    then each change set's differences, then the current SOA again. None when
-    ``entries`` (the journal after the change that made ``since``) do not
-    lead from ``since`` to the current serial step by step."""
+    """The IXFR answer from serial ``since`` to ``soa``'s, condensed into one
+    difference (RFC 1995 6): the current SOA, the SOA at ``since``, what was
+    deleted since, the current SOA, what was added since, the current SOA.
+    None when ``entries`` (the journal after the change that made ``since``)
+    do not end at the current serial."""
     current = int(soa[0].serial)
-    sets: list[tuple[int, list[Entry]]] = []
-    for entry in entries:
-        if entry.serial is None:
-            return None
-        if sets and sets[-1][0] == entry.serial:
-            sets[-1][1].append(entry)
-        else:
-            sets.append((entry.serial, [entry]))
-    if not sets or sets[-1][0] != current:
+    if not entries or any(entry.serial is None for entry in entries) \
+            or entries[-1].serial != current:
         return None
-    out = [soa]
-    previous = since
-    for serial, changed in sets:
-        deleted: list[dns.rrset.RRset] = []
-        added: list[dns.rrset.RRset] = []
-        for entry in changed:
-            old = to_rrset(entry.old) if entry.old is not None else None
-            new = to_rrset(entry.new) if entry.new is not None else None
-            if old is not None and new is not None and old.ttl == new.ttl:
-                gone = [rd for rd in old if rd not in new]
-                came = [rd for rd in new if rd not in old]
-                if gone:
-                    deleted.append(dns.rrset.from_rdata_list(old.name, old.ttl, gone))
-                if came:
-                    added.append(dns.rrset.from_rdata_list(new.name, new.ttl, came))
-                continue
-            if old is not None:
-                deleted.append(old)
-            if new is not None:
-                added.append(new)
-        out += [_soa_at(soa, previous), *deleted, _soa_at(soa, serial), *added]
-        previous = serial
-    out.append(soa)
-    return out
+    before: dict[tuple[str, str], RRset | None] = {}
+    after: dict[tuple[str, str], RRset | None] = {}
+    for entry in entries:
+        before.setdefault((entry.name, entry.rtype), entry.old)
+        after[(entry.name, entry.rtype)] = entry.new
+    deleted: list[dns.rrset.RRset] = []
+    added: list[dns.rrset.RRset] = []
+    for key, then in before.items():
+        old = to_rrset(then) if then is not None else None
+        now = after[key]
+        new = to_rrset(now) if now is not None else None
+        if old is not None and new is not None and old.ttl == new.ttl:
+            gone = [rd for rd in old if rd not in new]
+            came = [rd for rd in new if rd not in old]
+            if gone:
+                deleted.append(dns.rrset.from_rdata_list(old.name, old.ttl, gone))
+            if came:
+                added.append(dns.rrset.from_rdata_list(new.name, new.ttl, came))
+            continue
+        if old is not None:
+            deleted.append(old)
+        if new is not None:
+            added.append(new)
+    return [soa, _soa_at(soa, since), *deleted, soa, *added, soa]
 
 
 def ixfr_messages(query: dns.message.Message, rrsets: list[dns.rrset.RRset]) -> list[bytes]:
