@@ -66,7 +66,7 @@ def insert(value: str):
 
 
 async def test_group_commit_jobs_succeed_when_a_hook_fails(scratch, failing_hook, caplog):
-    group = scratch.db.group_commit
+    group = scratch.commits
     results = await asyncio.gather(group.run(insert("a"), key="k"),
                                    group.run(insert("b"), key="k"))
     assert results == ["a", "b"]

@@ -234,13 +234,13 @@ async def test_a_deferred_write_waits_without_holding_anyone(env, db_path, caplo
         tx.driver.execute("INSERT INTO scratch (value) VALUES ('later')")
 
     async with write_lock_held(db_path):
-        env.db.group_commit.later(insert, key="k")
+        env.commits.later(insert, key="k")
         await asyncio.sleep(0.2)
     await asyncio.sleep(0.3)
     with env.db.read() as session:
         assert session.execute(text("SELECT value FROM scratch")).scalars().all() == ["later"]
     async with write_lock_held(db_path):  # held past the timeout: dropped and logged
-        env.db.group_commit.later(insert, key="k")
+        env.commits.later(insert, key="k")
         await asyncio.sleep(BUSY_TIMEOUT + 0.5)
     assert "a deferred write was not made" in caplog.text
 

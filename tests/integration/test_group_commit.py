@@ -1,4 +1,4 @@
-"""Group commit (db/group_commit.py): concurrent writes share one transaction,
+"""Group commit (db/group_commit.py, ``Env.commits``): concurrent writes share one transaction,
 yet each succeeds or fails alone. On SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import asyncio
 import pytest
 from sqlalchemy import text
 
-from dnsgate.backends.builtin import ZONE_CHANGES
+from dnsgate.db import journal
 from tests.support.api import audit_events, soa_serial, zone_state
 from tests.support.factories import bearer
 
@@ -58,7 +58,7 @@ def scratch(env):
 
 
 async def test_concurrent_jobs_commit_once_and_each_gets_its_result(scratch, commits):
-    group = scratch.db.group_commit
+    group = scratch.commits
     results = await asyncio.gather(*(group.run(insert_event(f"v{i}"), key="k")
                                      for i in range(10)))
     assert results == [f"v{i}" for i in range(10)]
@@ -67,7 +67,7 @@ async def test_concurrent_jobs_commit_once_and_each_gets_its_result(scratch, com
 
 
 async def test_a_failing_job_is_undone_alone(scratch, commits):
-    group = scratch.db.group_commit
+    group = scratch.commits
     results = await asyncio.gather(
         group.run(insert_event("a"), key="k"),
         group.run(insert_event("b", fail=True), key="k"),
@@ -80,7 +80,7 @@ async def test_a_failing_job_is_undone_alone(scratch, commits):
 
 
 async def test_a_job_that_breaks_a_constraint_leaves_the_batch_usable(scratch):
-    group = scratch.db.group_commit
+    group = scratch.commits
     results = await asyncio.gather(
         group.run(insert_event("same"), key="k"),
         group.run(insert_event("same"), key="k"),  # primary key violation
@@ -93,13 +93,13 @@ async def test_a_job_that_breaks_a_constraint_leaves_the_batch_usable(scratch):
 
 async def test_a_lone_failing_job_rolls_back(scratch, commits):
     with pytest.raises(Boom):
-        await scratch.db.group_commit.run(insert_event("x", fail=True), key="k")
+        await scratch.commits.run(insert_event("x", fail=True), key="k")
     assert scratch_values(scratch) == []
     assert commits == []
 
 
 async def test_a_request_cancelled_while_waiting_writes_nothing(scratch):
-    group = scratch.db.group_commit
+    group = scratch.commits
     kept = asyncio.ensure_future(group.run(insert_event("kept"), key="k"))
     gone = asyncio.ensure_future(group.run(insert_event("gone"), key="k"))
     await asyncio.sleep(0)  # both queued, the flush not yet run
@@ -110,7 +110,7 @@ async def test_a_request_cancelled_while_waiting_writes_nothing(scratch):
 
 
 async def test_keys_share_a_transaction_only_on_sqlite(scratch, commits):
-    group = scratch.db.group_commit
+    group = scratch.commits
     await asyncio.gather(group.run(insert_event("x"), key="zone:a"),
                          group.run(insert_event("y"), key="zone:b"))
     assert scratch_values(scratch) == ["x", "y"]
@@ -145,8 +145,10 @@ async def test_concurrent_puts_one_denied_inside_the_batch(client, world, env, a
     hosts = {rr["name"]: rr["records"] for rr in state if rr["type"] == "A"}
     assert hosts == {f"h{i}.{ZONE}": [f"192.0.2.{i + 1}"] for i in range(6) if i != 3}
     assert soa_serial(state) == before + 5
-    applied = [c for commit in commits for c in commit.get(ZONE_CHANGES, [])]
+    applied = [c for commit in commits for c in commit.get(journal.APPENDED, [])]
     assert len(applied) == 5
+    assert sorted(a.first_seq for a in applied) == [a.last_seq for a in applied] == sorted(
+        a.last_seq for a in applied)  # one journal entry each, numbered without gaps
     assert len(commits) == 1, commits  # the five of one loop pass share a transaction
     assert [e.outcome for e in audit_events(env, name=f"h3.{ZONE}", rtype="A")] == ["denied"]
     assert len(audit_events(env, action="rrset.create", outcome="success")) == 5

@@ -34,7 +34,6 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from dnsgate.db.group_commit import GroupCommit
 from dnsgate.db.process_locks import ProcessLocks
 from dnsgate.db.raw import Executor, Raw, Tx, dialect
 from dnsgate.domain.errors import DatabaseBusy
@@ -88,8 +87,6 @@ class Database:
             _configure_sqlite(self.engine, self)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._commit_hooks: list[Callable[[dict[str, Any]], None]] = []
-        #: Write transactions of concurrent requests committed together (hot paths).
-        self.group_commit = GroupCommit(self)
         event.listen(self._sessions, "after_commit", self._after_commit)
 
     def on_commit(self, hook: Callable[[dict[str, Any]], None]) -> None:

@@ -1,4 +1,6 @@
-"""Group commit: write transactions of concurrent requests, committed as one.
+"""The commit pipeline of the hot writes: take the write lock, run the batch,
+commit, tell the listeners -- for the transactions of concurrent requests,
+committed as one (group commit).
 
 Under load most of a record change's cost is the transaction around it
 (BEGIN, COMMIT and the WAL frames of the pages every change touches: the
@@ -36,13 +38,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
+from dnsgate.db.engine import Database
 from dnsgate.db.raw import Tx
 from dnsgate.domain.errors import DatabaseBusy
-
-if TYPE_CHECKING:
-    from dnsgate.db.engine import Database
 
 T = TypeVar("T")
 log = logging.getLogger("dnsgate.db")

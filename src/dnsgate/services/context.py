@@ -10,6 +10,7 @@ from typing import Literal
 
 from dnsgate.backends.registry import BackendRegistry
 from dnsgate.db.engine import Database
+from dnsgate.db.group_commit import GroupCommit
 from dnsgate.domain.policy import Address, Principal, ZonePolicy
 from dnsgate.services.ratelimit import RateLimiter
 from dnsgate.services.refusals import Refusals
@@ -37,6 +38,11 @@ class Env:
     login_failures: SharedTable | None = None
     #: refused requests: counted, logged, audited per minute (this process's share)
     refusals: Refusals = field(default_factory=Refusals)
+    #: the hot writes' commit pipeline (group commit) on ``db``
+    commits: GroupCommit = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "commits", GroupCommit(self.db))
 
 
 @dataclass(frozen=True, slots=True)

@@ -181,7 +181,7 @@ async def list_rrsets(env: Env, ctx: RequestContext, *, caller: Caller, zone: st
         with env.db.transaction(write=False) as tx:
             rrsets = store.read_in(tx, info.name, owner, wanted)
         # The use is recorded in a coming batch: a read never waits for the write lock.
-        env.db.group_commit.later(lambda tx: touch(tx, env, ctx, caller),
+        env.commits.later(lambda tx: touch(tx, env, ctx, caller),
                                   key=zone_lock_key(info.name))
     else:
         rrsets = await _upstream(env, ctx, caller, info, "rrset.read",
@@ -363,7 +363,7 @@ async def _apply_transactional(env: Env, ctx: RequestContext, caller: Caller,
                         builtin=True)
         return result
 
-    return await env.db.group_commit.run(work, key=lock_key)
+    return await env.commits.run(work, key=lock_key)
 
 
 def _record_applied(tx: Executor, env: Env, ctx: RequestContext, caller: Caller,
