@@ -16,12 +16,15 @@ from pathlib import Path
 
 import pytest
 
+import tests.support.examples  # noqa: F401  (loads the hypothesis profile)
 from tests.support.postgres import PostgresServer
 from tests.support.postgres import postgres_server as _postgres_server
 
 DATABASE_ENV = "DNSGATE_TEST_DATABASE"
 BACKENDS = ("sqlite", "postgres")
 TEMPLATE_DB = "dnsgate_template"
+#: A test that asks for one of these touches dnsgate's database: marked ``database``.
+DATABASE_FIXTURES = frozenset({"database_url", "migrated_database_url"})
 
 _db_numbers = itertools.count(1)
 
@@ -38,10 +41,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """On PostgreSQL, tests about SQLite itself are deselected (not skipped)."""
-    if selected_backend() != "postgres":
-        return
-    kept = [item for item in items if item.get_closest_marker("sqlite_only") is None]
+    """Tests about SQLite itself are deselected (not skipped) on PostgreSQL, and
+    tests that need PostgreSQL whatever the pass (``postgres_only``: several
+    nodes on one database) are deselected on SQLite, so they run once."""
+    for item in items:  # ``database``: what the PostgreSQL pass selects (scripts/test)
+        if DATABASE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.database)
+    unwanted = "sqlite_only" if selected_backend() == "postgres" else "postgres_only"
+    kept = [item for item in items if item.get_closest_marker(unwanted) is None]
     if len(kept) != len(items):
         config.hook.pytest_deselected(items=[i for i in items if i not in kept])
         items[:] = kept

@@ -25,11 +25,12 @@ from adversarial_names import (
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.support.examples import examples
 
 from dnsgate.domain import names
 from dnsgate.domain.errors import InvalidInput, InvalidName
 
-MANY = settings(max_examples=10_000, deadline=None)
+MANY = settings(max_examples=examples(10_000), deadline=None)
 KINDS = ("host", "subtree", "below")
 _OUTPUT_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?\Z")
 

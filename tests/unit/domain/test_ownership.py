@@ -19,6 +19,7 @@ import pytest
 from adversarial_names import oracle_base_and_root, oracle_contains, oracle_holds
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.support.examples import examples
 
 from dnsgate.domain import ownership
 from dnsgate.domain.claims import FoundRRset, Writer, conflicting_claim, judge_claim
@@ -31,7 +32,7 @@ from dnsgate.domain.policy import (
     decide,
 )
 
-MANY = settings(max_examples=10_000, deadline=None)
+MANY = settings(max_examples=examples(10_000), deadline=None)
 ZONE = "example.test"
 NOW = datetime(2030, 6, 1, tzinfo=UTC)
 
@@ -148,7 +149,7 @@ def _held_in_universe(claim: str, kind: str) -> frozenset[str]:
     return frozenset(n for n in _UNIVERSE if oracle_holds(claim, kind, n, "t"))
 
 
-@settings(max_examples=3_000, deadline=None)
+@settings(max_examples=examples(3_000), deadline=None)
 @given(st.sampled_from(_CLAIMS), st.sampled_from(_KINDS), st.sampled_from(_CLAIMS),
        st.sampled_from(_KINDS))
 def test_claims_meet_agrees_with_brute_force(a: str, a_kind: str, b: str, b_kind: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.support.examples import examples
 
 from dnsgate.domain.errors import Conflict, Denied, NotFound, ZoneNotFound
 from dnsgate.domain.permissions import (
@@ -275,7 +276,7 @@ def targets(draw: st.DrawFn) -> Target:
 actors = st.builds(Actor, account_id=maybe_account, admin=st.booleans(), token=st.booleans())
 
 
-@settings(max_examples=10_000, deadline=None)
+@settings(max_examples=examples(10_000), deadline=None)
 @given(actor=actors, action=st.sampled_from(ACTIONS), target=targets())
 def test_the_table_agrees_with_the_oracle(actor: Actor, action: Action, target: Target) -> None:
     answer = decide(actor, action, target)

@@ -25,6 +25,7 @@ from adversarial_names import (
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.support.examples import examples
 
 from dnsgate.domain import names
 from dnsgate.domain.errors import InvalidName
@@ -42,7 +43,7 @@ from dnsgate.domain.policy import (
     decide,
 )
 
-MANY = settings(max_examples=10_000, deadline=None)
+MANY = settings(max_examples=examples(10_000), deadline=None)
 
 ZONE = "example.test"
 HOME = "home.example.test"

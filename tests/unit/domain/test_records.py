@@ -10,6 +10,7 @@ import dns.rdatatype
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.support.examples import examples
 
 from dnsgate.domain.errors import InvalidInput, InvalidRecord
 from dnsgate.domain.records import (
@@ -29,7 +30,7 @@ from dnsgate.domain.records import (
 
 # The issue asks 10,000 examples for names and decide(); these properties are
 # cheaper to trust, so they get fewer and the suite stays fast.
-MANY = settings(max_examples=2_000, deadline=None)
+MANY = settings(max_examples=examples(2_000), deadline=None)
 HEX32 = "ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789"
 
 
