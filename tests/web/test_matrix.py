@@ -93,6 +93,8 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/ui/realms/{realm_id}"): row(303, 200, 404, 200),
     ("POST", "/ui/realms/{realm_id}/rrsets"): row(303, 422, 404, 422),
     ("POST", "/ui/realms/{realm_id}/rrsets/delete"): row(303, 422, 404, 422),
+    ("POST", "/ui/realms/{realm_id}/history/{entry_id}/undo"): row(303, 404, 404, 404),
+    ("POST", "/ui/admin/zones/{zone}/history/{entry_id}/undo"): row(303, 403, 403, 404),
     ("GET", "/ui/realms/{realm_id}/explain"): row(303, 422, 404, 422),  # no question asked
     ("GET", "/ui/tokens/explain"): row(303, 404, 404, 404),  # no token named
     # --- admin: accounts, zones, grants, tokens
@@ -186,7 +188,7 @@ async def test_route_by_role(method, path, role, browser, world):
     url = path.format(backend_id=own.id, token_id=token.id, realm_id=pending.id, account_id=user,
                       zone="example.test", grant_id=grant.id, key_id=key.id,
                       session_ref=sessions.session_ref(world.env, alice_elsewhere.id),
-                      invite_id=_invite(world))
+                      invite_id=_invite(world), entry_id=1)
     async with browser() as b:
         if role == "anonymous":
             await b.get("/ui/login")

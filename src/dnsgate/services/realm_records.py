@@ -13,11 +13,12 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from dnsgate.db import journal
 from dnsgate.db.models import Realm
 from dnsgate.domain import names
 from dnsgate.domain.policy import Principal, RealmScope, realm_covers
 from dnsgate.domain.records import RRset
-from dnsgate.services import realms, records
+from dnsgate.services import history, realms, records
 from dnsgate.services.context import Caller, Env, RequestContext
 from dnsgate.services.records import ChangeInput, ChangeResult
 
@@ -86,3 +87,24 @@ async def change_rrset(env: Env, ctx: RequestContext, *, caller: Caller, view: R
                          owner_name(name, view), rtype, ttl, tuple(values))
     return await records.apply_changes(env, ctx, caller=within(caller, view), zone=view.zone,
                                        inputs=[change])
+
+
+def realm_history(env: Env, ctx: RequestContext, *, caller: Caller, view: RealmView,
+                  before: int | None = None, limit: int = 100) -> list[journal.Entry]:
+    """The realm's changes, newest first (none until approved).
+
+    Narrowed to the realm, ``decide()`` shows exactly what the realm may read
+    (its names, attached ones such as ``_acme-challenge`` included, and its
+    types), as for the realm's tokens: no name filter is needed here, and a
+    ``name=`` for a host realm would hide its attached names."""
+    if view.realm.status != "approved":
+        return []
+    return history.changes(env, ctx, caller=within(caller, view), zone=view.zone,
+                           before=before, limit=limit)
+
+
+async def undo(env: Env, ctx: RequestContext, *, caller: Caller, view: RealmView,
+               entry_id: int) -> history.Undone:
+    """Undo one change of the realm (NotFound for a change outside it)."""
+    return await history.undo(env, ctx, caller=within(caller, view), zone=view.zone,
+                              entry_id=entry_id)

@@ -59,6 +59,8 @@ NOTICES = {
     "rrset_saved": "The record set is saved.",
     "rrset_unchanged": "The record set already had these records; nothing changed.",
     "rrset_deleted": "The record set is deleted.",
+    "change_undone": "The change is undone: the record set is back as it was before it "
+                     "(the undo is a new change in the history).",
     # --- admin: accounts, zones, grants, tokens
     "account_disabled": "The account is disabled; its tokens and API keys stop working.",
     "account_enabled": "The account is enabled again.",

@@ -1,7 +1,8 @@
 """Admin console: zones -- the list, adding one from a backend's zone list, its policy.
 
 A zone's page also lists its grants (``admin_grants.py`` creates and revokes
-them); both forms re-render this page with their field errors.
+them) and its change history with undo; the forms re-render this page with
+their errors.
 """
 
 from __future__ import annotations
@@ -11,14 +12,15 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from dnsgate.domain.errors import BackendUnavailable, Conflict, InvalidInput, NotFound
+from dnsgate.api.params import EventId
+from dnsgate.domain.errors import BackendUnavailable, Conflict, Denied, InvalidInput, NotFound
 from dnsgate.domain.lifetime import status_of
 from dnsgate.domain.policy import OPERATIONS
 from dnsgate.domain.records import WRITABLE_TYPES
 from dnsgate.security.text import digits
-from dnsgate.services import accounts, backends, grants, zones
+from dnsgate.services import accounts, backends, grants, history, zones
 from dnsgate.services.context import ZoneInfo
-from dnsgate.web import deps
+from dnsgate.web import deps, history_view
 from dnsgate.web.forms import Form, FormInvalid
 from dnsgate.web.render import redirect, render
 
@@ -27,6 +29,8 @@ MAX_DEPTH = 127  # a name has at most 127 labels
 MAX_TTL = 2**31 - 1  # RFC 2181
 MAX_QUOTA = 1_000_000
 ALL_TYPES = sorted(WRITABLE_TYPES)
+DOWN = ("The DNS provider behind {zone} did not answer, so the change was not undone. "
+        "Try again in a few minutes.")
 
 
 def _zones(request: Request, who: deps.Who) -> list[ZoneInfo]:
@@ -138,10 +142,21 @@ def grant_rows(request: Request, zone: str) -> list[dict[str, Any]]:
             for grant, _ in grants.list_grants(env, zone=zone)]
 
 
+def history_page(request: Request, zone: str) -> history_view.Page:
+    """A page of the zone's history as the signed-in admin sees it (``?before=`` pages back)."""
+    who = deps.current(request)
+    assert who is not None  # the routes ask for an admin
+    before = history_view.before_of(request.query_params.get("before", ""))
+    found = history.changes(deps.ui(request).env, deps.context(request), caller=who.caller,
+                            zone=zone, before=before, limit=history_view.read_limit())
+    return history_view.page(found, before=before)
+
+
 def zone_page(request: Request, name: str, *, status: int = 200,
               policy: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
               grant_form: dict[str, Any] | None = None,
-              grant_errors: dict[str, str] | None = None) -> Response:
+              grant_errors: dict[str, str] | None = None,
+              history_error: str = "") -> Response:
     """The zone's page; each form keeps what was typed into it when it comes back."""
     zone = _zone(request, name)
     return render(request, "admin/zone.html", status, zone=zone,
@@ -149,7 +164,8 @@ def zone_page(request: Request, name: str, *, status: int = 200,
                   grants=grant_rows(request, zone.name),
                   grant_form=grant_form or {}, grant_errors=grant_errors or {},
                   all_types=ALL_TYPES, operations=OPERATIONS,
-                  visibilities=zones.VISIBILITIES, approvals=zones.APPROVALS)
+                  visibilities=zones.VISIBILITIES, approvals=zones.APPROVALS,
+                  history=history_page(request, zone.name), history_error=history_error)
 
 
 @router.get("/{zone}")
@@ -234,3 +250,20 @@ async def update_policy(request: Request, who: deps.AdminViewer, zone: str) -> R
         return zone_page(request, name, status=422, policy=data.as_dict(),
                          errors=_policy_error(exc))
     return redirect(request, f"/ui/admin/zones/{name}", done="zone_updated")
+
+
+# --- one zone: undoing a change -----------------------------------------------------
+
+@router.post("/{zone}/history/{entry_id}/undo")
+async def undo_change(request: Request, who: deps.AdminViewer, zone: str,
+                      entry_id: EventId) -> Response:
+    name = _zone(request, zone).name  # 404 before anything else
+    try:
+        await history.undo(deps.ui(request).env, deps.context(request), caller=who.caller,
+                           zone=name, entry_id=entry_id)
+    except BackendUnavailable:
+        return zone_page(request, name, status=502, history_error=DOWN.format(zone=name))
+    except (Conflict, Denied, InvalidInput, NotFound) as exc:
+        status, message = history_view.refusal(exc)
+        return zone_page(request, name, status=status, history_error=message)
+    return redirect(request, f"/ui/admin/zones/{name}", done="change_undone")

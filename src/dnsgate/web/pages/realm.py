@@ -1,4 +1,5 @@
-"""The realm page: the realm, its tokens, and its records with an editor."""
+"""The realm page: the realm, its tokens, its records with an editor, and their
+history with undo."""
 
 from __future__ import annotations
 
@@ -7,13 +8,20 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from dnsgate.api.params import INT32_MAX, RowId
-from dnsgate.domain.errors import BackendUnavailable, Denied, InvalidInput, InvalidName
+from dnsgate.api.params import INT32_MAX, EventId, RowId
+from dnsgate.domain.errors import (
+    BackendUnavailable,
+    Conflict,
+    Denied,
+    InvalidInput,
+    InvalidName,
+    NotFound,
+)
 from dnsgate.domain.records import RRset
 from dnsgate.security.text import digits
 from dnsgate.services import realm_records, tokens
 from dnsgate.services.realm_records import RealmView
-from dnsgate.web import deps
+from dnsgate.web import deps, history_view
 from dnsgate.web.forms import Form
 from dnsgate.web.render import redirect, render
 
@@ -54,8 +62,12 @@ def _field_error(exc: InvalidInput | Denied, view: RealmView, rtype: str) -> dic
 
 async def _page(request: Request, who: deps.Who, view: RealmView, *, status: int = 200,
                 form: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
-                down: bool = False) -> Response:
+                down: bool = False, history_error: str = "") -> Response:
     env = deps.ui(request).env
+    before = history_view.before_of(request.query_params.get("before", ""))
+    changes = realm_records.realm_history(env, deps.context(request), caller=who.caller,
+                                          view=view, before=before,
+                                          limit=history_view.read_limit())
     rrsets: list[RRset] = []
     if not down:
         try:
@@ -68,7 +80,9 @@ async def _page(request: Request, who: deps.Who, view: RealmView, *, status: int
                   rrsets=rrsets, tokens=tokens.list_tokens(env, realm_id=view.realm.id),
                   form=values, errors=errors or {},
                   down=DOWN.format(zone=view.zone) if down else "",
-                  can_read="read" in view.realm.ops)
+                  can_read="read" in view.realm.ops,
+                  history=history_view.page(changes, before=before),
+                  history_error=history_error)
 
 
 def _prefill(request: Request, rrsets: list[RRset]) -> dict[str, Any]:
@@ -148,3 +162,23 @@ async def delete_rrset(request: Request, who: deps.Viewer, realm_id: RowId) -> R
     except BackendUnavailable:
         return await _page(request, who, view, status=502, down=True)
     return redirect(request, f"/ui/realms/{realm_id}", done="rrset_deleted")
+
+
+@router.post("/realms/{realm_id}/history/{entry_id}/undo")
+async def undo_change(request: Request, who: deps.Viewer, realm_id: RowId,
+                      entry_id: EventId) -> Response:
+    state = deps.ui(request)
+    view = realm_records.find(state.env, who.caller, realm_id)
+    try:
+        await realm_records.undo(state.env, deps.context(request), caller=who.caller,
+                                 view=view, entry_id=entry_id)
+    except BackendUnavailable:
+        return await _page(request, who, view, status=502, down=True)
+    except Denied as exc:
+        message = next(iter(_field_error(exc, view, "").values()))
+        return await _page(request, who, view, status=422,
+                           history_error=f"The change was not undone: {message}")
+    except (Conflict, InvalidInput, NotFound) as exc:
+        status, message = history_view.refusal(exc)
+        return await _page(request, who, view, status=status, history_error=message)
+    return redirect(request, f"/ui/realms/{realm_id}", done="change_undone")
