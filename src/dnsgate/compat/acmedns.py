@@ -71,6 +71,7 @@ from dnsgate.domain.errors import (
     Unauthenticated,
 )
 from dnsgate.domain.policy import RealmScope, decide, realm_covers
+from dnsgate.observability import metrics
 from dnsgate.security.text import is_clean_tree, load_json
 from dnsgate.services import auth, records
 from dnsgate.services import tokens as token_service
@@ -263,6 +264,8 @@ def _choose_realm(env: Env, ctx: RequestContext, caller: Caller,
     now = env.clock()
     decisions = [decide(caller.principal, op, zone.policy, challenge, "TXT", ctx.address, now)
                  for op in ("create", "update")]
+    for op, decision in zip(("create", "update"), decisions, strict=True):
+        metrics.count_decision(op, decision.code)
     if not any(decisions):
         raise AcmeDnsError(403, decisions[0].code)
     realm = next((r for r in holding if r.zone_id == zone.id and "TXT" in r.types

@@ -43,6 +43,7 @@ from typing import Any, Generic, TypeVar
 from dnsgate.db.engine import Database
 from dnsgate.db.raw import Tx
 from dnsgate.domain.errors import DatabaseBusy
+from dnsgate.observability import metrics
 
 T = TypeVar("T")
 log = logging.getLogger("dnsgate.db")
@@ -121,6 +122,7 @@ class GroupCommit:
             # lock_wait=0: SQLite's write lock now or never, never a wait on the loop
             with self.db.transaction(write=True, lock_wait=0) as tx:
                 begun = True
+                metrics.observe_batch(len(jobs))  # here: a stalled batch counts once
                 if len(jobs) == 1:
                     outcomes.append((True, jobs[0].work(tx)))
                 else:

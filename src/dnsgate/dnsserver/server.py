@@ -37,6 +37,7 @@ from dnsgate.dnsserver.transfer import (
     transfer_messages,
 )
 from dnsgate.dnsserver.zoneview import Name, ZoneView
+from dnsgate.observability import metrics
 
 log = logging.getLogger("dnsgate.dns")
 
@@ -328,7 +329,9 @@ class DnsServer:
                 header = await asyncio.wait_for(reader.readexactly(2), TCP_IDLE_SECONDS)
                 size = int.from_bytes(header, "big")
                 wire = await asyncio.wait_for(reader.readexactly(size), TCP_IDLE_SECONDS)
-                for out in self._tcp_responses(wire, peer):
+                outs = self._tcp_responses(wire, peer)
+                metrics.count_dns_query(outs[0] if outs else None, "tcp")  # a transfer once
+                for out in outs:
                     writer.write(len(out).to_bytes(2, "big") + out)
                     await writer.drain()
         except (asyncio.IncompleteReadError, TimeoutError, ConnectionError, OSError):
@@ -421,6 +424,7 @@ class _UdpProtocol(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
         out = self.server.handle(data, tcp=False, peer=addr[0])
+        metrics.count_dns_query(out, "udp")
         if out is not None and self.transport is not None:
             self.transport.sendto(out, addr)
 

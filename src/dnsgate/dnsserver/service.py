@@ -31,6 +31,7 @@ from dnsgate.dnsserver.server import DnsServer, ServerConfig
 from dnsgate.dnsserver.store import ZoneStore
 from dnsgate.dnsserver.transfer import TransferPolicy
 from dnsgate.dnsserver.wakeups import WakeupReceiver, zones_of
+from dnsgate.observability import metrics
 from dnsgate.services import secondaries
 from dnsgate.services.secondaries import SETTINGS_CHANGED, TransferSettings
 
@@ -50,6 +51,7 @@ class DnsService:
         self.db = db
         self.store = ZoneStore(db)
         self.store.wakeups = wakeups
+        self.store.server_name = f"{config.host}:{config.port}"
         self._listener = (None if db.is_sqlite
                           else JournalListener(db.url, lambda zone: self.store.want([zone])))
         self.settings: dict[str, TransferSettings] = {}
@@ -124,7 +126,9 @@ class DnsService:
                     ticks = 0
                     self.store.poll()
                     self._load_settings()
+                    metrics.count_job("dns_poll", "ok")
             except Exception:
+                metrics.count_job("dns_poll", "error")
                 log.exception("keeping the zones current failed")
 
     def _load_settings(self) -> None:
@@ -186,9 +190,11 @@ class DnsService:
         for _ in range(NOTIFY_TRIES):
             try:
                 await dns.asyncquery.udp(message, host, port=port, timeout=NOTIFY_TIMEOUT)
+                metrics.count_job("dns_notify", "ok")
                 return
             except (dns.exception.Timeout, OSError, dns.exception.DNSException):
                 continue
+        metrics.count_job("dns_notify", "error")
         log.warning("secondary %s:%s did not answer NOTIFY for %s", host, port, zone)
 
 

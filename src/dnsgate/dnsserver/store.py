@@ -29,6 +29,7 @@ import functools
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Protocol
 
 import dns.name
@@ -38,6 +39,7 @@ from dnsgate.backends.builtin import BuiltinBackend
 from dnsgate.db import journal
 from dnsgate.db.engine import Database
 from dnsgate.dnsserver.zoneview import Name, ZoneView, build
+from dnsgate.observability import metrics
 
 Listener = Callable[[str], None]
 
@@ -81,6 +83,7 @@ class ZoneStore:
         self._listeners: list[Listener] = []
         self._backend = BuiltinBackend(db)
         self.wakeups: Wakeups | None = None  # other workers' changes (``serve --workers``)
+        self.server_name = "dns"  # the label of this server's journal lag (metrics)
 
     @property
     def views(self) -> dict[Name, ZoneView]:
@@ -186,6 +189,8 @@ class ZoneStore:
         with self.lock:
             known = {origin.to_text(omit_final_dot=True): view
                      for origin, view in self._views.items()}
+        metrics.set_journal_lag(self.server_name, entries=sum(
+            max(seq - known[zone].seq, 0) for zone, (_, seq) in current.items() if zone in known))
         for zone, (zone_id, seq) in current.items():
             view = known.get(zone)
             if view is None or self._ids.get(zone) != zone_id:
@@ -223,6 +228,9 @@ class ZoneStore:
                     view.serial = max(view.serial, entry.serial)
             if pending:
                 self._unsettled.add(view)
+        if pending:
+            metrics.set_journal_lag(self.server_name, seconds=(
+                datetime.now(UTC) - pending[0].time).total_seconds())
         return True
 
     def _reload(self, zone: str) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from dnsgate.db import journal
 from dnsgate.db.models import Zone
+from dnsgate.observability import metrics
 from dnsgate.services.context import Env
 
 log = logging.getLogger("dnsgate.journal")
@@ -42,6 +43,8 @@ async def prune_hourly(env: Env, *, keep_days: int, keep_changes: int) -> None:
                                               keep_changes=keep_changes)
             if removed:
                 log.info("pruned %d change journal entries", removed)
+            metrics.count_job("journal_prune", "ok")
         except Exception:
+            metrics.count_job("journal_prune", "error")
             log.exception("pruning the change journal failed; trying again in an hour")
         await asyncio.sleep(EVERY_SECONDS)

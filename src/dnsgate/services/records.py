@@ -42,6 +42,7 @@ from dnsgate.domain.records import (
     normalize_type,
     parsed_rrset,
 )
+from dnsgate.observability import metrics
 from dnsgate.services import audit
 from dnsgate.services.context import Caller, Env, RequestContext, ZoneInfo
 from dnsgate.services.realms import zone_claims
@@ -234,8 +235,10 @@ def parse_changes(info: ZoneInfo, backend: Backend, inputs: Sequence[ChangeInput
 def _decide_change(caller: Caller, ctx: RequestContext, info: ZoneInfo, change: Change,
                    op: Operation, env: Env, claims: Sequence[ZoneClaim] | None) -> Decision:
     name, rtype = change.key
-    return decide(caller.principal, op, info.policy, name, rtype, ctx.address, env.clock(),
-                  claims=claims)
+    decision = decide(caller.principal, op, info.policy, name, rtype, ctx.address, env.clock(),
+                      claims=claims)
+    metrics.count_decision(op, decision.code)
+    return decision
 
 
 def claims_for(env: Env, caller: Caller, info: ZoneInfo,
@@ -483,7 +486,7 @@ async def _upstream(env: Env, ctx: RequestContext, caller: Caller, info: ZoneInf
     """
     owned = info.policy.owner_id is not None
     try:
-        return await call
+        return await metrics.timed_backend_call(info.provider, action, call)
     except BackendUnavailable as exc:
         failure = exc
     except DnsgateError as exc:

@@ -16,6 +16,7 @@ import logging
 from datetime import timedelta
 
 from dnsgate.db.raw import Executor
+from dnsgate.observability import metrics
 from dnsgate.services import audit
 from dnsgate.services.context import Env, RequestContext
 from dnsgate.services.refusals import Batch
@@ -62,6 +63,8 @@ async def flush_every_minute(env: Env) -> None:
         await asyncio.sleep(max((next_minute - now).total_seconds(), 1.0))
         try:
             await asyncio.to_thread(flush, env)
+            metrics.count_job("refusal_audit", "ok")
         except Exception:  # the aggregates stay lost for this minute, the loop goes on
+            metrics.count_job("refusal_audit", "error")
             log.exception("could not write the refused-request audit events")
 
