@@ -152,3 +152,27 @@ async def test_concurrent_puts_one_denied_inside_the_batch(client, world, env, a
     assert len(commits) == 1, commits  # the five of one loop pass share a transaction
     assert [e.outcome for e in audit_events(env, name=f"h3.{ZONE}", rtype="A")] == ["denied"]
     assert len(audit_events(env, action="rrset.create", outcome="success")) == 5
+
+
+@pytest.mark.postgres_only
+async def test_on_postgresql_a_slow_batch_leaves_the_loop_free(scratch):
+    """The batch waits on a worker thread: the loop serves other requests meanwhile."""
+
+    def slow(tx):
+        tx.driver.execute("SELECT pg_sleep(0.5)")
+        return "done"
+
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    try:
+        assert await scratch.commits.run(slow, key="k") == "done"
+    finally:
+        ticker.cancel()
+    assert ticks >= 20  # ~50 ticks in 0.5 s; on the loop the batch would leave none

@@ -19,6 +19,10 @@ takes its zone's advisory lock, and one batch per zone keeps two nodes from
 taking two zones' locks in opposite orders. SQLite has one write lock for the
 whole database (BEGIN IMMEDIATE), so there one batch takes every key.
 
+On PostgreSQL a batch runs on a worker thread (each statement is a network
+round trip, and a zone's advisory lock may wait for another node), and the
+loop hands the outcomes out when it is done. On SQLite it runs on the loop.
+
 The event loop never waits for SQLite's write lock: a batch tries it without
 waiting, and when another process holds it the batch stalls -- a worker
 thread waits for the lock to come free (``Database.wait_writable``) while the
@@ -116,6 +120,23 @@ class GroupCommit:
                 if not job.future.done()]
         if not jobs:
             return
+        if self.db.is_sqlite:
+            # On the loop: SQLite's write is in-process (tens of us); a thread hop
+            # would cost more than it frees.
+            outcomes = self._commit(jobs)
+            if outcomes is None:
+                self._stall(queue, key, jobs)
+            else:
+                _settle(jobs, outcomes)
+            return
+        # PostgreSQL: every statement is a round trip (and a zone's advisory lock
+        # may wait for another node); a worker thread waits, the loop serves on.
+        done = queue.loop.run_in_executor(None, self._commit, jobs)
+        done.add_done_callback(lambda finished: _settle_from(jobs, finished))
+
+    def _commit(self, jobs: list[_Job[Any]]) -> list[tuple[bool, Any]] | None:
+        """Run the batch in one write transaction: each job's outcome (ok, value),
+        or None when SQLite's write lock is held elsewhere (nothing was run)."""
         outcomes: list[tuple[bool, Any]] = []
         begun = False
         try:
@@ -129,18 +150,11 @@ class GroupCommit:
                     outcomes.extend(_run_in_savepoint(tx, job) for job in jobs)
         except DatabaseBusy as exc:
             if not begun:
-                self._stall(queue, key, jobs)
-                return
+                return None
             outcomes = [(False, exc)] * len(jobs)
         except Exception as exc:  # BEGIN or COMMIT failed, or the lone job raised
             outcomes = [(False, exc)] * len(jobs)
-        for job, (ok, value) in zip(jobs, outcomes, strict=True):
-            if job.future.done():  # cancelled meanwhile
-                continue
-            if ok:
-                job.future.set_result(value)
-            else:
-                job.future.set_exception(value)
+        return outcomes
 
     def _stall(self, queue: _Queue, key: str | None, jobs: list[_Job[Any]]) -> None:
         """Wait for the write lock on a worker thread, then try the batch again."""
@@ -164,6 +178,26 @@ class GroupCommit:
                 live.append(job)
         if live:
             self._flush(queue, key, live)
+
+
+def _settle(jobs: list[_Job[Any]], outcomes: list[tuple[bool, Any]]) -> None:
+    """Hand each waiting request its outcome (on the loop)."""
+    for job, (ok, value) in zip(jobs, outcomes, strict=True):
+        if job.future.done():  # cancelled meanwhile
+            continue
+        if ok:
+            job.future.set_result(value)
+        else:
+            job.future.set_exception(value)
+
+
+def _settle_from(jobs: list[_Job[Any]], finished: asyncio.Future[Any]) -> None:
+    """``_settle`` with a batch that ran on a worker thread."""
+    if finished.cancelled():  # the loop is closing: nothing to hand out
+        return
+    failure = finished.exception()
+    outcomes = finished.result() if failure is None else [(False, failure)] * len(jobs)
+    _settle(jobs, outcomes)
 
 
 def _run_in_savepoint(tx: Tx, job: _Job[Any]) -> tuple[bool, Any]:
