@@ -133,6 +133,7 @@ def _serve(settings: Settings, host: str | None, port: int | None, *, demo: bool
     from dnsgate.balancer import BalancedServer
     from dnsgate.db import migrate
 
+    _configure_logging(settings)
     env = build_env(settings)
     migrate.upgrade(env.db)
     setup.ensure_builtin_backend(env)
@@ -169,13 +170,24 @@ def _serve(settings: Settings, host: str | None, port: int | None, *, demo: bool
     raise typer.Exit(workers.supervise(socks, settings.data_dir / "locks", run_worker))
 
 
+def _configure_logging(settings: Settings) -> None:
+    """Every logger's lines, uvicorn's too, as text or JSON with the request id
+    (observability/logs.py); the forked workers inherit it."""
+    from dnsgate.observability import logs
+
+    logs.configure(level=settings.log_level, log_format=settings.log_format,
+                   access_log=settings.access_log)
+
+
 def _uvicorn_options(settings: Settings) -> dict[str, Any]:
     """The stdlib event loop, not uvloop: at 64 busy keep-alive clients uvloop
     served some connections a second late (PUT p99 ~1 s against ~80 ms) for
-    no more throughput; see bench/README.md. No access log: dyndns-style
-    clients put credentials in query strings."""
+    no more throughput; see bench/README.md. No uvicorn access log: dyndns-style
+    clients put credentials in query strings (``DNSGATE_ACCESS_LOG`` writes
+    paths only). No log config of uvicorn's own: its lines go to the handler
+    of ``_configure_logging``."""
     return {"log_level": settings.log_level, "loop": "asyncio", "access_log": False,
-            "proxy_headers": False, "server_header": False}
+            "log_config": None, "proxy_headers": False, "server_header": False}
 
 
 @db_app.command("upgrade")

@@ -38,8 +38,11 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     # the one header trusted proxies set to name the client (the other is ignored)
     proxy_header: Literal["x-forwarded-for", "forwarded"] = "x-forwarded-for"
-    # /metrics (Prometheus text format): counters of refused requests
+    # /metrics (Prometheus text format): requests, decisions, provider calls, DNS
+    # queries, ... of this process; served to loopback, to these networks
+    # (comma-separated CIDRs) and to admin API keys
     metrics_enabled: bool = True
+    metrics_allow: str = ""
     max_body_bytes: int = 64 * 1024
     # the change journal (history, undo, IXFR) keeps each zone's newest
     # journal_keep_changes entries AND every entry younger than journal_keep_days
@@ -50,6 +53,10 @@ class Settings(BaseSettings):
     login_user_limit: str = "10/minute"
     rate_limit_storage: str = "memory://"
     log_level: str = "info"
+    # log lines as text or as one JSON object each (with the request id)
+    log_format: Literal["text", "json"] = "text"
+    # one line per HTTP request (path without the query: credentials travel there)
+    access_log: bool = False
     # web UI sessions: signed out after this long without a request, and after
     # this long in any case
     session_idle_minutes: int = Field(default=30, ge=1)
@@ -115,6 +122,19 @@ class Settings(BaseSettings):
     @cached_property
     def byod_allow_network_list(self) -> tuple[Network, ...]:
         return ipaddress_networks(self.byod_allow_networks)
+
+    @field_validator("metrics_allow")
+    @classmethod
+    def _metrics_cidrs(cls, value: str) -> str:
+        try:
+            ipaddress_networks(value)
+        except ValueError as exc:
+            raise ValueError(f"DNSGATE_METRICS_ALLOW: {exc}") from None
+        return value
+
+    @cached_property
+    def metrics_allow_networks(self) -> tuple[Network, ...]:
+        return ipaddress_networks(self.metrics_allow)
 
     @property
     def byod_provider_names(self) -> tuple[str, ...]:

@@ -7,9 +7,9 @@ forks them; each builds its own app and accepts on the same socket.
 
 What the workers share, and why:
 
-* the rate limits (``SharedArrivals``) and the login throttle's failure
-  counts: a client gets its limit once, not once per worker its connections
-  land on;
+* the rate limits (``SharedArrivals``): a client gets its limit once, not
+  once per worker its connections land on (the login throttle's counts are
+  in the database);
 * on SQLite, file locks (``ProcessLocks``): a write transaction waits for the
   other worker's without SQLite's sleeping busy handler, and a provider's
   read-modify-write of a zone excludes the other workers' like PostgreSQL's
@@ -43,9 +43,7 @@ from typing import Any
 from dnsgate.balancer import ConnectionBalancer, WorkerBalance
 from dnsgate.db.process_locks import ProcessLocks
 from dnsgate.dnsserver.wakeups import WakeupReceiver, Wakeups, WakeupSender
-from dnsgate.services.login_throttle import shared_failures
-from dnsgate.services.ratelimit import SharedArrivals
-from dnsgate.services.shared_table import SharedTable
+from dnsgate.throttling.ratelimit import SharedArrivals
 
 log = logging.getLogger("dnsgate.workers")
 _PR_SET_PDEATHSIG = 1
@@ -58,7 +56,6 @@ class WorkerRole:
 
     index: int
     arrivals: SharedArrivals
-    login_failures: SharedTable
     process_locks: ProcessLocks
     # Set by worker 0 once it serves DNS: the others accept no request before,
     # or their first changes would find no zone view to go into (loading a big
@@ -112,7 +109,6 @@ def supervise(socks: list[socket.socket], lock_dir: Path,
     """
     count = len(socks)
     arrivals = SharedArrivals()
-    login_failures = shared_failures()
     wakeups = Wakeups(count)
     balancer = ConnectionBalancer(count)
     dns_ready = multiprocessing.get_context("fork").Event()
@@ -133,7 +129,7 @@ def supervise(socks: list[socket.socket], lock_dir: Path,
         if pid == 0:  # pragma: no cover - runs in the child (tests see it over HTTP)
             for other in socks[:index] + socks[index + 1:]:
                 other.close()
-            _run_child(WorkerRole(index, arrivals, login_failures, ProcessLocks(lock_dir),
+            _run_child(WorkerRole(index, arrivals, ProcessLocks(lock_dir),
                                   dns_ready),
                        wakeups, balancer, socks[index], run_worker)
         children[pid] = index

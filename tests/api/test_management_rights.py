@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from dnsgate.api.errors import STATUS
 from dnsgate.domain.errors import Conflict
+from dnsgate.edge.codes import status_of
 from dnsgate.services import accounts
 from dnsgate.services.context import SYSTEM_CALLER, SYSTEM_CONTEXT
 from tests.support.api import assert_problem, audit_events
@@ -46,7 +46,7 @@ def test_the_last_active_admin_is_a_conflict(env, world):
         accounts.set_status(env, SYSTEM_CONTEXT, caller=SYSTEM_CALLER, account_id=root,
                             status="disabled")
     assert refused.value.code == "last_admin"
-    assert STATUS["last_admin"] == STATUS["self_lockout"] == 409
+    assert status_of("last_admin") == status_of("self_lockout") == 409
 
 
 # --- writes through an account API key are rate limited ------------------------------------

@@ -16,7 +16,7 @@ from dnsgate.config import Settings
 from dnsgate.domain.errors import BackendUnavailable
 from dnsgate.services import records, tokens
 from dnsgate.services.context import SYSTEM_CALLER, SYSTEM_CONTEXT
-from dnsgate.services.ratelimit import RateLimiter
+from dnsgate.throttling.ratelimit import RateLimiter
 from tests.support.api import audit_events, audit_text
 
 ZONE = "example.test"

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from dnsgate.api.edge import Edge
+from dnsgate.edge.middleware import Edge
 from dnsgate.observability import logs
 from tests.support.factories import bearer
 from tests.support.server import cli_env, running

@@ -106,7 +106,7 @@ def break_backends(monkeypatch: pytest.MonkeyPatch, env: Any, *, timeout: bool =
 def limited_app(settings: Any, env: Any, limit: str = "1/minute") -> Any:
     """The app on the same database with a per-token write limit of ``limit``."""
     from dnsgate.app import create_app
-    from dnsgate.services.ratelimit import RateLimiter
+    from dnsgate.throttling.ratelimit import RateLimiter
 
     limited = replace(env, limiter=RateLimiter({"token_write": limit}))
     return create_app(settings, env=limited, migrate_on_start=False)

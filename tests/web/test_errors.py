@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dnsgate.domain.errors import RateLimited
-from dnsgate.services.login_throttle import LoginThrottle
+from dnsgate.throttling.login_throttle import LoginThrottle
 
 
 async def test_ui_without_slash_goes_to_the_ui(client):
@@ -36,9 +36,9 @@ async def test_a_form_with_too_many_fields_is_refused(alice_browser):
     assert response.status_code == 403
 
 
-def test_throttle_delays_grow_and_are_capped():
+def test_throttle_delays_grow_and_are_capped(env):
     now = datetime(2026, 1, 1, tzinfo=UTC)
-    throttle = LoginThrottle(lambda: now, free=3, base=timedelta(seconds=1),
+    throttle = LoginThrottle(env.db, lambda: now, free=3, base=timedelta(seconds=1),
                              cap=timedelta(seconds=60))
     assert [throttle.delay(n).total_seconds() for n in range(10)] == [
         0, 0, 0, 1, 2, 4, 8, 16, 32, 60]

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import statistics
+
+from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from dnsgate.db.models import AuditEvent
+from tests.support.loop_probe import latencies_while
 from tests.web.conftest import PASSWORD
 
 
@@ -95,7 +100,7 @@ async def test_flat_rate_limit_is_shared_with_the_api(env, settings, browser, wo
     import dataclasses
 
     from dnsgate.app import create_app
-    from dnsgate.services.ratelimit import RateLimiter
+    from dnsgate.throttling.ratelimit import RateLimiter
 
     world.account("alice")
     tight_env = dataclasses.replace(env, limiter=RateLimiter(
@@ -152,3 +157,28 @@ async def test_web_and_api_sign_in_count_the_same_failures(browser, world, clien
                                  json={"username": "alice", "password": PASSWORD})
     assert response.status_code == 429, response.text
     assert response.json()["code"] == "rate_limited"
+
+
+async def test_a_burst_of_sign_ins_does_not_stall_other_requests(browser, world, client,
+                                                                 monkeypatch):
+    """argon2 at its real cost (~0.2 s of a core per check) runs off the event
+    loop: while five people sign in at once, /healthz answers at once."""
+    from dnsgate.security import passwords
+
+    monkeypatch.setattr(passwords, "_hasher", PasswordHasher())
+    world.account("alice", password=PASSWORD)
+
+    async def sign_in() -> None:
+        async with browser() as b:
+            await b.get("/ui/login")
+            response = await b.submit("/ui/login", {"username": "alice", "password": PASSWORD})
+            assert response.status_code == 303, response.text
+
+    async def probe() -> None:
+        assert (await client.get("/healthz")).status_code == 200
+
+    await probe()
+    busy = [asyncio.create_task(sign_in()) for _ in range(5)]
+    taken = await latencies_while(busy, probe)
+    assert len(taken) >= 3, taken
+    assert statistics.median(taken) < 0.05, taken

@@ -114,13 +114,13 @@ def test_each_recovery_code_works_once(world, env, clock):
     assert refused.outcome == "denied"
 
 
-def test_regenerated_codes_replace_the_old_ones(world, env, clock):
+async def test_regenerated_codes_replace_the_old_ones(world, env, clock):
     alice = world.account("alice")
     _, old = _enrol(world, clock, alice)
     caller = world.caller(alice)
     with pytest.raises(InvalidInput):
-        twofactor.regenerate_recovery_codes(env, CTX, caller=caller, proof="wrong password")
-    new = twofactor.regenerate_recovery_codes(env, CTX, caller=caller, proof=PASSWORD)
+        await twofactor.regenerate_recovery_codes(env, CTX, caller=caller, proof="wrong password")
+    new = await twofactor.regenerate_recovery_codes(env, CTX, caller=caller, proof=PASSWORD)
     assert len(new) == 10 and not set(new) & set(old)
     with pytest.raises(Unauthenticated):
         twofactor.verify_second_factor(env, CTX, account_id=alice, code=old[0])
@@ -128,20 +128,20 @@ def test_regenerated_codes_replace_the_old_ones(world, env, clock):
     assert [e.outcome for e in _events(env, "2fa.recovery_codes")] == ["denied", "success"]
 
 
-def test_disable_needs_the_password_or_a_code_and_not_while_required(world, env, clock):
+async def test_disable_needs_the_password_or_a_code_and_not_while_required(world, env, clock):
     alice = world.account("alice")
     secret, _ = _enrol(world, clock, alice)
     caller = world.caller(alice)
     with pytest.raises(InvalidInput):
-        twofactor.disable(env, CTX, caller=caller, proof="not my password")
+        await twofactor.disable(env, CTX, caller=caller, proof="not my password")
     assert twofactor.status(env, account_id=alice).enabled
     site_settings.put(env, CTX, caller=SYSTEM_CALLER, key=site_settings.REQUIRE_2FA,
                       value="all")
     with pytest.raises(Denied):
-        twofactor.disable(env, CTX, caller=caller, proof=PASSWORD)
+        await twofactor.disable(env, CTX, caller=caller, proof=PASSWORD)
     site_settings.put(env, CTX, caller=SYSTEM_CALLER, key=site_settings.REQUIRE_2FA,
                       value="admins")  # alice is no admin
-    twofactor.disable(env, CTX, caller=caller, proof=pyotp.TOTP(secret).at(clock()))
+    await twofactor.disable(env, CTX, caller=caller, proof=pyotp.TOTP(secret).at(clock()))
     stored = _account(env, alice)
     assert (stored.totp_secret, stored.totp_enabled_at, stored.recovery_codes) == (
         None, None, None)

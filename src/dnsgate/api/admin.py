@@ -38,6 +38,7 @@ from dnsgate.api.views import grant_public, provider_public, realm_public, zone_
 from dnsgate.backends import registry
 from dnsgate.db.models import Zone
 from dnsgate.domain.errors import ZoneNotFound
+from dnsgate.security.passwords import off_loop
 from dnsgate.services import (
     accounts,
     audit_log,
@@ -64,8 +65,8 @@ async def create_account(env: EnvDep, ctx: Ctx, caller: AdminCaller,
                          body: AccountCreate) -> AccountCreated:
     """Create an account; without a password, a one-time password is returned."""
     password = body.password or accounts.generate_password()
-    account = accounts.create_account(env, ctx, caller=caller, name=body.name,
-                                      email=body.email, admin=body.admin, password=password)
+    account = await off_loop(accounts.create_account, env, ctx, caller=caller, name=body.name,
+                             email=body.email, admin=body.admin, password=password)
     return AccountCreated.model_validate({**AccountPublic.model_validate(account).model_dump(),
                                           "password": None if body.password else password})
 

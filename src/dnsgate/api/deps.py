@@ -16,24 +16,15 @@ from fastapi import Depends, Request
 from dnsgate.domain import tokens
 from dnsgate.domain.errors import Denied, Unauthenticated
 from dnsgate.domain.policy import credential_standing
+from dnsgate.edge.context import get_context
 from dnsgate.services import audit, auth
 from dnsgate.services.context import Caller, Env, RequestContext
-from dnsgate.services.login_throttle import LoginThrottle
+from dnsgate.throttling.login_throttle import LoginThrottle
 
 
 async def get_env(request: Request) -> Env:
     env: Env = request.app.state.env
     return env
-
-
-async def get_context(request: Request) -> RequestContext:
-    edge = request.scope.get("dnsgate")
-    return RequestContext(
-        source_ip=edge.client_ip if edge else None,
-        user_agent=request.headers.get("user-agent"),
-        request_id=edge.request_id if edge else None,
-        surface="api",
-    )
 
 
 EnvDep = Annotated[Env, Depends(get_env)]
@@ -85,12 +76,12 @@ async def _refuse(request: Request, env: Env, caller: Caller, code: str, message
 
 
 async def get_login_throttle(request: Request, env: EnvDep) -> LoginThrottle:
-    """The growing delays of the API's sign-in, one per app (with ``serve
-    --workers``, kept in the workers' shared table as the web sign-in's are)."""
+    """The growing delays of the API's sign-in, one per app (the counts are in
+    the database, shared with the web sign-in and every worker and node)."""
     state = request.app.state
     throttle: LoginThrottle | None = getattr(state, "login_throttle", None)
     if throttle is None:
-        throttle = LoginThrottle(env.clock, shared=env.login_failures)
+        throttle = LoginThrottle(env.db, env.clock)
         state.login_throttle = throttle
     return throttle
 

@@ -12,38 +12,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 from starlette.routing import Match
 
-from dnsgate.api import refused
 from dnsgate.domain.errors import BackendTimeout, DatabaseBusy, DnsgateError, RateLimited
+from dnsgate.edge import refused
+from dnsgate.edge.codes import status_of
 from dnsgate.security import text
 
 log = logging.getLogger("dnsgate.api")
 PROBLEM = "application/problem+json"
 GENERIC_401 = "missing or invalid credentials"
 
-STATUS: dict[str, int] = {
-    "token_missing": 401, "token_invalid": 401, "token_expired": 401, "token_revoked": 401,
-    "login_failed": 401, "account_pending": 401,
-    "forbidden": 403, "admin_required": 403, "account_disabled": 403, "ip_not_allowed": 403,
-    "twofactor_required": 403, "2fa_required": 403, "mail_unavailable": 403,
-    "registration_invite": 403, "registration_closed": 403,
-    "name_outside_realm": 403, "type_not_allowed": 403, "operation_not_allowed": 403,
-    "zone_policy": 403, "realm_inactive": 403, "zone_disabled": 403,
-    "subtree_required": 403, "claim_inside": 403,
-    "not_found": 404, "zone_not_found": 404,
-    "method_not_allowed": 405,
-    "conflict": 409, "self_lockout": 409, "last_admin": 409, "not_pending": 409,
-    "email_unverified": 409, "changed_since": 409, "old_unknown": 409,
-    "body_too_large": 413,
-    "unsupported_media_type": 415,
-    "invalid_request": 422, "invalid_name": 422, "invalid_record": 422,
-    "invalid_email": 422, "invalid_role": 422, "invalid_days": 422, "weak_password": 422,
-    "wrong_password": 422, "reauth_failed": 422, "totp_invalid": 422, "invite_invalid": 422,
-    "link_invalid": 422, "link_expired": 422,
-    "rate_limited": 429,
-    "internal_error": 500,
-    "backend_unavailable": 502, "backend_timeout": 504,
-    "database_busy": 503,
-}
 
 TITLES: dict[str, str] = {
     "token_missing": "Authentication required",
@@ -57,7 +34,7 @@ def problem(code: str, detail: str, *, status: int | None = None,
             request_id: str | None = None, headers: dict[str, str] | None = None,
             extra: dict[str, Any] | None = None) -> JSONResponse:
     """One problem document (RFC 9457) with dnsgate's stable ``code``."""
-    status = status or STATUS.get(code, 400)
+    status = status or status_of(code)
     body: dict[str, Any] = {
         "type": f"urn:dnsgate:problem:{code}",
         "title": TITLES.get(code, code.replace("_", " ").capitalize()),

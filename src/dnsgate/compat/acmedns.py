@@ -55,8 +55,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from dnsgate.api import refused
-from dnsgate.api.deps import get_context
 from dnsgate.compat.txt import add_txt
 from dnsgate.domain import names, tokens
 from dnsgate.domain.errors import (
@@ -71,6 +69,8 @@ from dnsgate.domain.errors import (
     Unauthenticated,
 )
 from dnsgate.domain.policy import RealmScope, decide, realm_covers
+from dnsgate.edge import refused
+from dnsgate.edge.context import get_context
 from dnsgate.observability import metrics
 from dnsgate.security.text import is_clean_tree, load_json
 from dnsgate.services import auth, records

@@ -26,9 +26,8 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Route
 
-from dnsgate.api import refused
-from dnsgate.api.deps import get_context
 from dnsgate.compat import basicauth, credentials
 from dnsgate.domain import names
 from dnsgate.domain.errors import (
@@ -40,6 +39,8 @@ from dnsgate.domain.errors import (
     RateLimited,
     Unauthenticated,
 )
+from dnsgate.edge import refused
+from dnsgate.edge.context import get_context
 from dnsgate.services import records
 from dnsgate.services.context import Caller, Env, RequestContext, ZoneInfo
 from dnsgate.services.records import ChangeInput
@@ -77,10 +78,17 @@ async def checkip(request: Request) -> Response:
         headers={"Cache-Control": "no-store"})
 
 
-UPDATE_PATH = "/nic/update"
+def update_route() -> Route:
+    """The update as a plain Starlette route, which app.py puts first in its
+    route table (the protocol's hot request; not in the OpenAPI document).
+    GET and POST only: Starlette would take HEAD with GET, and a HEAD is
+    no update."""
+    route = Route("/nic/update", nic_update, methods=["GET", "POST"])
+    assert route.methods is not None
+    route.methods.discard("HEAD")
+    return route
 
 
-@router.api_route(UPDATE_PATH, methods=["GET", "POST"])
 async def nic_update(request: Request) -> Response:
     """Set the A/AAAA records of up to 20 hostnames to the given or the caller's address."""
     env: Env = request.app.state.env
@@ -100,7 +108,7 @@ _REFUSALS = ((b"badauth", 401), (b"notfqdn", 404), (b"numhost", 422))
 
 
 def _reported(env: Env, request: Request, answer: Response) -> Response:
-    """Report the answer's worst refusal, if any (``api.refused``); the answer."""
+    """Report the answer's worst refusal, if any (``edge.refused``); the answer."""
     body = bytes(answer.body)
     if body.startswith((b"good", b"nochg")) and body.count(b"\n") == 1:
         return answer  # the common case: one hostname updated

@@ -31,9 +31,6 @@ from collections.abc import Mapping
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from dnsgate.api import refused
-from dnsgate.api.deps import get_context
-from dnsgate.api.errors import STATUS
 from dnsgate.compat import basicauth, credentials, txt
 from dnsgate.domain import names
 from dnsgate.domain.errors import (
@@ -46,6 +43,9 @@ from dnsgate.domain.errors import (
     Unauthenticated,
     ZoneNotFound,
 )
+from dnsgate.edge import refused
+from dnsgate.edge.codes import status_of
+from dnsgate.edge.context import get_context
 from dnsgate.security import text
 from dnsgate.services.context import Caller, Env
 
@@ -121,7 +121,7 @@ def _failure(exc: DnsgateError) -> JSONResponse:
                       headers={"Retry-After": str(exc.retry_after)})
     if isinstance(exc, BackendUnavailable):
         return _error(504 if isinstance(exc, BackendTimeout) else 502, exc.code, exc.message)
-    return _error(STATUS.get(exc.code, 400), exc.code, exc.message)
+    return _error(status_of(exc.code), exc.code, exc.message)
 
 
 # --- request -----------------------------------------------------------------

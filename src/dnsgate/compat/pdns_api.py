@@ -51,9 +51,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from dnsgate.api import refused
-from dnsgate.api.deps import get_context
-from dnsgate.api.errors import STATUS
 from dnsgate.domain.errors import (
     BackendTimeout,
     BackendUnavailable,
@@ -68,6 +65,9 @@ from dnsgate.domain.errors import (
     ZoneNotFound,
 )
 from dnsgate.domain.records import RRset
+from dnsgate.edge import refused
+from dnsgate.edge.codes import status_of
+from dnsgate.edge.context import get_context
 from dnsgate.security import text
 from dnsgate.services import auth, records
 from dnsgate.services.context import Caller, Env, RequestContext, ZoneInfo
@@ -113,7 +113,7 @@ def _failure(exc: Exception, ctx: RequestContext) -> JSONResponse:
     if isinstance(exc, Unauthenticated):
         return _unauthorized()
     if isinstance(exc, Denied):
-        status = STATUS.get(exc.code, 403)
+        status = status_of(exc.code, 403)
         return _unauthorized() if status == 401 else _answer(status, exc.message)
     if isinstance(exc, NotFound):
         return _answer(404, "Not Found")

@@ -383,3 +383,15 @@ class SiteSetting(Base):
 def table_of(model: type[Base]) -> Table:
     """A model's Table, for Core statements on hot paths."""
     return cast(Table, model.__table__)
+
+
+class LoginFailure(Base):
+    """Consecutive failed sign-ins of one throttle key (throttling/login_throttle.py),
+    in the database so that every worker of every node counts one guesser once.
+    ``key`` is the SHA-256 of the throttle key (a name and an address)."""
+
+    __tablename__ = "login_failures"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure: Mapped[datetime] = mapped_column(index=True)  # the pruning's index

@@ -1,6 +1,6 @@
 """Log lines that name their request: text or JSON (``DNSGATE_LOG_FORMAT``).
 
-The request id is assigned by the edge middleware (``api/edge.py``), which
+The request id is assigned by the edge middleware (``edge/middleware.py``), which
 runs inside the request middleware (``observability/middleware.py``). So the
 request middleware binds the request's ASGI scope to a context variable, and
 a log line reads the id from the scope when it is written: whatever code

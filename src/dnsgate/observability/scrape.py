@@ -21,6 +21,7 @@ from prometheus_client.exposition import choose_encoder
 from dnsgate.api import deps
 from dnsgate.config import Network
 from dnsgate.domain.errors import Denied
+from dnsgate.edge.context import get_context
 from dnsgate.observability import metrics
 from dnsgate.services.context import Env
 
@@ -46,7 +47,7 @@ async def authorize(request: Request, env: Env, networks: Sequence[Network]) -> 
         return
     if not request.headers.get("authorization"):
         raise Denied(REFUSED, code="forbidden")
-    caller = await deps.get_account_caller(request, env, await deps.get_context(request))
+    caller = await deps.get_account_caller(request, env, await get_context(request))
     await deps.get_admin(request, env, caller)
 
 

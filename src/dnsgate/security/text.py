@@ -4,7 +4,7 @@ No string dnsgate keeps or passes on may hold a lone surrogate (U+D800 to
 U+DFFF: not a Unicode scalar value, so it has no UTF-8 form and every
 database driver and JSON encoder fails on it) or NUL (PostgreSQL's text
 cannot hold it). JSON bodies (``api.schemas.Strict`` and the facades),
-URLs (``api.edge``) and forms (``web.forms``) are checked against
+URLs (``edge.middleware``) and forms (``web.forms``) are checked against
 :func:`is_clean`.
 
 A number typed as text is ASCII digits within a bound (:func:`digits`):

@@ -30,36 +30,48 @@ def generate_password() -> str:
 def create_account(env: Env, ctx: RequestContext, *, caller: Caller | None, name: str,
                    email: str | None = None, admin: bool = False,
                    password: str | None = None, status: str = "active") -> Account:
-    """Create an account; the name is lowercase letters, digits, ``.``, ``_`` and ``-``."""
+    """Create an account; the name is lowercase letters, digits, ``.``, ``_`` and ``-``.
+
+    Blocking: the password is hashed here (argon2, before the transaction, so
+    the write lock is not held meanwhile); a request handler runs this with
+    ``security.passwords.off_loop``."""
+    _checked_name(name, status)
+    if password is not None and len(password) < MIN_PASSWORD:
+        raise InvalidInput(f"password must have at least {MIN_PASSWORD} characters")
+    password_hash = hash_password(password) if password else None
     with env.db.write() as session:
         return add_account(session, ctx, caller=caller, name=name, email=email, admin=admin,
-                           password=password, status=status, now=env.clock())
+                           password_hash=password_hash, status=status, now=env.clock())
 
 
 def add_account(session: Session, ctx: RequestContext, *, caller: Caller | None, name: str,
-                email: str | None, admin: bool, password: str | None, status: str,
+                email: str | None, admin: bool, password_hash: str | None, status: str,
                 now: datetime, email_verified: bool = False) -> Account:
     """:func:`create_account` inside the caller's transaction (registration also
-    spends an invite in it)."""
-    username = name.strip().lower()
-    if not _NAME.match(username):
-        raise InvalidInput("name must be 1-64 of a-z 0-9 . _ - and start with a letter or digit")
-    if password is not None and len(password) < MIN_PASSWORD:
-        raise InvalidInput(f"password must have at least {MIN_PASSWORD} characters")
-    if status not in ("pending", "active", "disabled"):
-        raise InvalidInput("status must be pending, active or disabled")
+    spends an invite in it); the password comes hashed, the hash made before it."""
+    username = _checked_name(name, status)
     if session.scalars(select(Account.id).where(Account.name == username)).first():
         raise Conflict(f"account {username!r} already exists")
     account = Account(name=username, email=email, role="admin" if admin else "user",
                       status=status, created_at=now,
                       email_verified_at=now if email_verified else None,
-                      password_hash=hash_password(password) if password else None)
+                      password_hash=password_hash)
     session.add(account)
     session.flush()
     audit.record(session, ctx, caller=caller, action="account.create", when=now,
                  target=f"account:{account.id}",
                  details={"name": username, "role": account.role, "status": status})
     return account
+
+
+def _checked_name(name: str, status: str) -> str:
+    """The new account's name as stored, or InvalidInput (also for a bad ``status``)."""
+    username = name.strip().lower()
+    if not _NAME.match(username):
+        raise InvalidInput("name must be 1-64 of a-z 0-9 . _ - and start with a letter or digit")
+    if status not in ("pending", "active", "disabled"):
+        raise InvalidInput("status must be pending, active or disabled")
+    return username
 
 
 def set_status(env: Env, ctx: RequestContext, *, caller: Caller | None, account_id: int,

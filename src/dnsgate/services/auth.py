@@ -26,7 +26,7 @@ from dnsgate.domain.policy import (
     TokenScope,
     credential_standing,
 )
-from dnsgate.security.passwords import verify_password
+from dnsgate.security.passwords import off_loop, verify_password
 from dnsgate.services.context import Caller, Env
 from dnsgate.services.zones import ZONE_KEYS, zone_info_from_row
 
@@ -173,14 +173,16 @@ def account_caller(session: Session, account_id: int, *, actor_type: str = "acco
                   actor_id=actor_id or str(account.id))
 
 
-def authenticate_password(session: Session, username: str, password: str) -> Account:
+async def authenticate_password(env: Env, *, username: str, password: str) -> Account:
     """An active account whose password matches, or Unauthenticated (one message).
 
     Only someone who knows the password learns that the account is still
     pending (code ``account_pending``): they registered it, and need to know
-    it waits for their e-mail or an admin."""
-    account = session.scalars(select(Account).where(Account.name == username)).first()
-    ok = verify_password(account.password_hash if account else None, password)
+    it waits for their e-mail or an admin. The check runs off the event loop,
+    after the read (no session waits on argon2)."""
+    with env.db.read() as session:
+        account = session.scalars(select(Account).where(Account.name == username)).first()
+    ok = await off_loop(verify_password, account.password_hash if account else None, password)
     if account is not None and ok and account.status == "pending":
         raise Unauthenticated("this account is not active yet", code="account_pending")
     if account is None or not ok or account.status != "active":

@@ -11,11 +11,10 @@ from typing import Literal
 from dnsgate.backends.registry import BackendRegistry
 from dnsgate.db.engine import Database
 from dnsgate.db.group_commit import GroupCommit
+from dnsgate.db.zone_locks import ZoneLocks
 from dnsgate.domain.policy import Address, Principal, ZonePolicy
-from dnsgate.services.ratelimit import RateLimiter
 from dnsgate.services.refusals import Refusals
-from dnsgate.services.shared_table import SharedTable
-from dnsgate.services.zonelock import ZoneLocks
+from dnsgate.throttling.ratelimit import RateLimiter
 
 ActorType = Literal["account", "token", "api_key", "system"]
 
@@ -34,8 +33,6 @@ class Env:
     limiter: RateLimiter
     clock: Callable[[], datetime] = utcnow
     zone_locks: ZoneLocks = field(default_factory=ZoneLocks)
-    #: ``serve --workers``: the login throttle's table, shared by the workers.
-    login_failures: SharedTable | None = None
     #: refused requests: counted, logged, audited per minute (this process's share)
     refusals: Refusals = field(default_factory=Refusals)
     #: the hot writes' commit pipeline (group commit) on ``db``

@@ -21,9 +21,9 @@ from dnsgate.db.models import Account, Invite
 from dnsgate.domain import tokens
 from dnsgate.domain.errors import Conflict, InvalidInput, NotFound
 from dnsgate.domain.permissions import Target
+from dnsgate.mail.mailer import Mail, Mailer
 from dnsgate.services import audit, permissions
 from dnsgate.services.context import Caller, Env, RequestContext
-from dnsgate.services.mailer import Mail, Mailer
 
 PREFIX = "dgi"
 MAX_DAYS = 90

@@ -18,24 +18,24 @@ from sqlalchemy.orm import Session
 
 from dnsgate.db.models import Account
 from dnsgate.domain.errors import InvalidInput
+from dnsgate.mail.mailer import Mail, Mailer
 from dnsgate.security import signed_links
-from dnsgate.security.passwords import hash_password, verify_password
+from dnsgate.security.passwords import hash_password, off_loop, verify_password
 from dnsgate.services import audit, password_policy, sessions
 from dnsgate.services.accounts import get_account
 from dnsgate.services.context import Caller, Env, RequestContext
-from dnsgate.services.mailer import Mail, Mailer
 
 RESET_FOR = timedelta(hours=1)
 
 
-def reset_mails(env: Env, ctx: RequestContext, mailer: Mailer, *, login: str) -> list[Mail]:
+async def reset_mails(env: Env, ctx: RequestContext, mailer: Mailer, *, login: str) -> list[Mail]:
     """The reset mails for a "forgot password" request (usually one, none if
     nobody matches): by username, or by a *verified* address. Throttled
     (RateLimited) per address and per name typed, before anything is looked up,
     so the throttle tells nothing either."""
     login = login.strip().lower()[:254]
-    env.limiter.hit("mail_ip", ctx.source_ip or "-")
-    env.limiter.hit("mail_account", f"reset|{login}")
+    await env.limiter.hit("mail_ip", ctx.source_ip or "-")
+    await env.limiter.hit("mail_account", f"reset|{login}")
     now = env.clock()
     with env.db.write() as session:
         if "@" in login:
@@ -85,10 +85,12 @@ def check_reset_link(env: Env, *, token: str) -> Account:
     return account
 
 
-def reset_password(env: Env, ctx: RequestContext, *, token: str, password: str) -> Account:
+async def reset_password(env: Env, ctx: RequestContext, *, token: str,
+                         password: str) -> Account:
     """Set the password of a reset link's account; ends all its sessions.
     The link is checked again inside the transaction (the hash row is locked),
-    so two uses of one link cannot both succeed."""
+    so two uses of one link cannot both succeed. The new hash is made before,
+    off the event loop."""
     now = env.clock()
     try:
         account = check_reset_link(env, token=token)
@@ -98,45 +100,48 @@ def reset_password(env: Env, ctx: RequestContext, *, token: str, password: str) 
                          outcome="denied", code=refused.code)
         raise
     password_policy.check(password, user_inputs=(account.name, account.email))
+    password_hash = await off_loop(hash_password, password)
     with env.db.write() as session:
         row = session.scalars(select(Account).where(Account.id == account.id)
                               .with_for_update()).one()
         if row.password_hash != account.password_hash:
             raise InvalidInput("This link is not valid: it was used already.",
                                code="link_invalid")
-        ended = _set(session, row, password, now=now, keep=None)
+        ended = _set(session, row, password_hash, now=now, keep=None)
         audit.record(session, ctx, caller=None, action="password.reset", when=now,
                      target=f"account:{row.id}", details={"sessions_ended": ended})
         return row
 
 
-def change_password(env: Env, ctx: RequestContext, *, caller: Caller, session_id: str,
-                    current: str, password: str) -> int:
+async def change_password(env: Env, ctx: RequestContext, *, caller: Caller, session_id: str,
+                          current: str, password: str) -> int:
     """The signed-in owner sets a new password (the current one is required);
     their other sessions end, this one (``session_id``) stays. Returns how many
     ended. A wrong current password is InvalidInput ``wrong_password``,
-    throttled per account like logins."""
-    env.limiter.hit("login_user", f"password-change|{caller.account_id}")
+    throttled per account like logins. Both hashes run off the event loop,
+    outside the transactions."""
+    await env.limiter.hit("login_user", f"password-change|{caller.account_id}")
     now = env.clock()
     with env.db.read() as session:
         account = get_account(session, caller.account_id)
-    if not verify_password(account.password_hash, current):
+    if not await off_loop(verify_password, account.password_hash, current):
         with env.db.write() as session:
             audit.record(session, ctx, caller=caller, action="password.change", when=now,
                          outcome="denied", code="wrong_password",
                          target=f"account:{account.id}")
         raise InvalidInput("That is not your current password.", code="wrong_password")
     password_policy.check(password, user_inputs=(account.name, account.email))
+    password_hash = await off_loop(hash_password, password)
     with env.db.write() as session:
         row = get_account(session, account.id)
-        ended = _set(session, row, password, now=now, keep=session_id)
+        ended = _set(session, row, password_hash, now=now, keep=session_id)
         audit.record(session, ctx, caller=caller, action="password.change", when=now,
                      target=f"account:{row.id}", details={"sessions_ended": ended})
     return ended
 
 
-def _set(session: Session, account: Account, password: str, *, now: datetime,
+def _set(session: Session, account: Account, password_hash: str, *, now: datetime,
          keep: str | None) -> int:
-    account.password_hash = hash_password(password)
+    account.password_hash = password_hash
     account.password_changed_at = now
     return sessions.end_account_sessions(session, account_id=account.id, keep=keep)

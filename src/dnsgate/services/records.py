@@ -328,7 +328,7 @@ async def apply_changes(env: Env, ctx: RequestContext, *, caller: Caller, zone: 
     changes = parse_changes(info, backend, inputs)
     try:
         if caller.actor_type in ("token", "api_key"):  # one write limit per credential
-            env.limiter.hit("token_write", caller.actor_id)
+            await env.limiter.hit("token_write", caller.actor_id)
         claims = claims_for(env, caller, info, (c.key[1] for c in changes))
         state_free = _preauthorize(env, ctx, caller, info, changes, claims)
         if backend.capabilities.transactional:

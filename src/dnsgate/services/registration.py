@@ -30,11 +30,12 @@ from dnsgate.db.models import Account
 from dnsgate.domain.errors import Conflict, Denied, InvalidInput
 from dnsgate.domain.permissions import Target
 from dnsgate.domain.policy import Principal
+from dnsgate.mail.mailer import Mail, Mailer
 from dnsgate.security import signed_links
+from dnsgate.security.passwords import hash_password, off_loop
 from dnsgate.services import audit, invites, password_policy, permissions, site_settings
 from dnsgate.services.accounts import add_account, get_account
 from dnsgate.services.context import Caller, Env, RequestContext
-from dnsgate.services.mailer import Mail, Mailer
 
 VERIFY_FOR = timedelta(hours=48)
 MAX_EMAIL = 254
@@ -75,8 +76,8 @@ def normalize_email(text: str) -> str:
     return email
 
 
-def register(env: Env, ctx: RequestContext, *, name: str, email: str, password: str,
-             invite: str | None = None, mail_available: bool) -> Registered:
+async def register(env: Env, ctx: RequestContext, *, name: str, email: str, password: str,
+                   invite: str | None = None, mail_available: bool) -> Registered:
     """Create an account by sign-up (open registration) or through an invite.
 
     Field problems are InvalidInput with ``code`` naming the field
@@ -99,12 +100,13 @@ def register(env: Env, ctx: RequestContext, *, name: str, email: str, password: 
     password_policy.check(password, user_inputs=(name, address))
     verified = offer is not None and offer.email is not None
     status = "active" if offer is not None else "pending"
-    env.limiter.hit("register_ip", ctx.source_ip or "-")  # accounts made, not typos
+    await env.limiter.hit("register_ip", ctx.source_ip or "-")  # accounts made, not typos
+    password_hash = await off_loop(hash_password, password)  # not holding the write lock
     try:
         with env.db.write() as session:
             account = add_account(session, ctx, caller=None, name=name, email=address,
                                   admin=offer is not None and offer.role == "admin",
-                                  password=password, status=status, now=now,
+                                  password_hash=password_hash, status=status, now=now,
                                   email_verified=verified)
             if offer is not None:
                 invites.spend(session, ctx, invite_id=offer.id, account_id=account.id, now=now)
@@ -168,14 +170,14 @@ def verify_email(env: Env, ctx: RequestContext, *, token: str) -> Account:
     return account
 
 
-def request_verification(env: Env, ctx: RequestContext, *, login: str) -> int | None:
+async def request_verification(env: Env, ctx: RequestContext, *, login: str) -> int | None:
     """The account a "send the link again" form names, if it still needs one.
 
     Throttled per address and per name typed (RateLimited); the answer to the
     person is the same either way, so this returns None quietly."""
     login = login.strip().lower()
-    env.limiter.hit("mail_ip", ctx.source_ip or "-")
-    env.limiter.hit("mail_account", f"verify|{login}")
+    await env.limiter.hit("mail_ip", ctx.source_ip or "-")
+    await env.limiter.hit("mail_account", f"verify|{login}")
     with env.db.write() as session:
         account = _by_login(session, login)
         wanted = (account is not None and account.email is not None

@@ -42,7 +42,7 @@ from dnsgate.domain.errors import (
     Unauthenticated,
 )
 from dnsgate.domain.permissions import Target
-from dnsgate.security.passwords import verify_password
+from dnsgate.security.passwords import off_loop, verify_password
 from dnsgate.services import audit, permissions
 from dnsgate.services.accounts import get_account
 from dnsgate.services.context import Caller, Env, RequestContext
@@ -165,10 +165,11 @@ def verify_second_factor(env: Env, ctx: RequestContext, *, account_id: int,
     return method
 
 
-def disable(env: Env, ctx: RequestContext, *, caller: Caller, proof: str) -> None:
+async def disable(env: Env, ctx: RequestContext, *, caller: Caller, proof: str) -> None:
     """Turn 2FA off for oneself: ``proof`` is the current password or a current
     code. Refused while the site requires 2FA of the account."""
     now = env.clock()
+    password_ok = await _password_proof(env, caller.account_id, proof)
     refusal: DnsgateError | None = None
     with env.db.write() as session:
         account = _locked(session, caller.account_id)
@@ -176,7 +177,7 @@ def disable(env: Env, ctx: RequestContext, *, caller: Caller, proof: str) -> Non
             raise Conflict("two-factor sign-in is not on")
         if two_factor_required(session, account):
             refusal = Denied(REQUIRED, code="2fa_required")
-        elif not _proven(env, session, account, proof, now):
+        elif not _proven(env, session, account, proof, now, password_ok=password_ok):
             refusal = InvalidInput(NOT_PROVEN, code="reauth_failed")
         else:
             _clear(account)
@@ -188,16 +189,17 @@ def disable(env: Env, ctx: RequestContext, *, caller: Caller, proof: str) -> Non
         raise refusal  # after the commit: the refusal stays in the audit log
 
 
-def regenerate_recovery_codes(env: Env, ctx: RequestContext, *, caller: Caller,
-                              proof: str) -> list[str]:
+async def regenerate_recovery_codes(env: Env, ctx: RequestContext, *, caller: Caller,
+                                    proof: str) -> list[str]:
     """Ten new recovery codes; the old ones stop working. Needs the password or a code."""
     now = env.clock()
+    password_ok = await _password_proof(env, caller.account_id, proof)
     codes: list[str] = []
     with env.db.write() as session:
         account = _locked(session, caller.account_id)
         if not enabled(account):
             raise Conflict("two-factor sign-in is not on")
-        proven = _proven(env, session, account, proof, now)
+        proven = _proven(env, session, account, proof, now, password_ok=password_ok)
         if proven:
             codes = _new_recovery_codes(env, account)
         audit.record(session, ctx, caller=caller, action="2fa.recovery_codes", when=now,
@@ -299,12 +301,24 @@ def _new_recovery_codes(env: Env, account: Account) -> list[str]:
     return codes
 
 
-def _proven(env: Env, session: Session, account: Account, proof: str,
-            now: datetime) -> bool:
-    """The person is at the keyboard: a current code, or the password."""
+async def _password_proof(env: Env, account_id: int, proof: str) -> bool:
+    """Whether ``proof`` is the account's password: checked off the event loop
+    and before the write transaction (argon2 would hold both). A code is not a
+    password (those are longer); it is taken inside the transaction."""
+    if not proof or _CODE.match(proof.strip()):
+        return False
+    with env.db.read() as session:
+        stored = get_account(session, account_id).password_hash
+    return await off_loop(verify_password, stored, proof)
+
+
+def _proven(env: Env, session: Session, account: Account, proof: str, now: datetime, *,
+            password_ok: bool) -> bool:
+    """The person is at the keyboard: a current code, or the password
+    (``password_ok``, from :func:`_password_proof`)."""
     if _CODE.match(proof.strip()):
         return _take_totp(env, session, account, proof, now)
-    return bool(proof) and verify_password(account.password_hash, proof)
+    return password_ok
 
 
 def _clear(account: Account) -> None:

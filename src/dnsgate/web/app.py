@@ -29,13 +29,13 @@ from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
-from dnsgate.api import refused
 from dnsgate.api.errors import allowed_methods
 from dnsgate.config import Settings
 from dnsgate.domain.errors import BackendUnavailable, NotFound, RateLimited
+from dnsgate.edge import refused
 from dnsgate.services import audit
 from dnsgate.services.context import Env
-from dnsgate.services.login_throttle import LoginThrottle
+from dnsgate.throttling.login_throttle import LoginThrottle
 from dnsgate.web import deps
 from dnsgate.web.headers import SecurityHeaders
 from dnsgate.web.pages import (
@@ -80,7 +80,7 @@ def create_ui(settings: Settings, env: Env) -> FastAPI:
     ui = UiApp(openapi_url=None, docs_url=None, redoc_url=None,
                dependencies=[Depends(deps.guard)])
     ui.state.ui = deps.UiState(env=env, settings=settings,
-                               throttle=LoginThrottle(env.clock, shared=env.login_failures))
+                               throttle=LoginThrottle(env.db, env.clock))
     for module in (login, portal, admin, admin_accounts, admin_zones, admin_grants,
                    admin_tokens, backends, admin_backends, login_2fa, security,
                    admin_settings, registration, invites, passwords, activity, realm, overview,
@@ -172,7 +172,7 @@ DETAILED_PER_MINUTE = 10
 
 
 def _refused(request: Request, code: str) -> int:
-    """Count, log and aggregate a 404 (``api.refused``); how many of this
+    """Count, log and aggregate a 404 (``edge.refused``); how many of this
     account's and address's this minute holds."""
     who = deps.current(request)
     return refused.report(deps.ui(request).env, request, status=404, code=code,

@@ -19,15 +19,15 @@ from dnsgate.web import deps
 from dnsgate.web.render import render
 
 
-def throttled(request: Request, *, action: str, user_key: str, keys: tuple[str, ...],
-              target: str | None = None, details: dict[str, Any] | None = None
-              ) -> RateLimited | None:
+async def throttled(request: Request, *, action: str, user_key: str, keys: tuple[str, ...],
+                    target: str | None = None, details: dict[str, Any] | None = None
+                    ) -> RateLimited | None:
     """None when the attempt may go ahead; else the refusal (already audited)."""
     state = deps.ui(request)
     env, ctx = state.env, deps.context(request)
     try:
-        env.limiter.hit("login_ip", ctx.source_ip or "-")
-        env.limiter.hit("login_user", user_key)
+        await env.limiter.hit("login_ip", ctx.source_ip or "-")
+        await env.limiter.hit("login_user", user_key)
         state.throttle.check(keys)
     except RateLimited as limited:
         with env.db.write() as session:

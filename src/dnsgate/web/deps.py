@@ -22,7 +22,7 @@ from dnsgate.db.models import Account
 from dnsgate.domain.errors import Unauthenticated
 from dnsgate.services import audit, auth, sessions, site_settings, twofactor
 from dnsgate.services.context import Caller, Env, RequestContext
-from dnsgate.services.login_throttle import LoginThrottle
+from dnsgate.throttling.login_throttle import LoginThrottle
 from dnsgate.web import csrf
 from dnsgate.web.forms import Form
 from dnsgate.web.headers import is_https

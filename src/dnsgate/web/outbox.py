@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from dnsgate.services import mailer as mailing
-from dnsgate.services.mailer import Mail, Mailer, MailFailed
+from dnsgate.mail import mailer as mailing
+from dnsgate.mail.mailer import Mail, Mailer, MailFailed
 from dnsgate.web import deps
 
 NO_MAIL = ("This server has no e-mail set up, so it cannot send this link. "

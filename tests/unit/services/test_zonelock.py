@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from dnsgate.db.engine import Database
-from dnsgate.services.zonelock import ZoneLocks
+from dnsgate.db.zone_locks import ZoneLocks
 
 
 async def test_one_writer_per_zone_and_zones_independent(tmp_path) -> None:

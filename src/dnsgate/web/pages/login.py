@@ -57,14 +57,14 @@ async def login(request: Request) -> Response:
         return render(request, "login.html", 422, form=shown, errors=errors, next=next_)
     ip = ctx.source_ip or "-"
     keys = (f"user:{username}|{ip}", f"ip:{ip}")
-    limited = attempts.throttled(request, action="auth.login",
-                                 user_key=f"{username}|{ctx.source_ip}", keys=keys,
-                                 details={"username": username})
+    limited = await attempts.throttled(request, action="auth.login",
+                                       user_key=f"{username}|{ctx.source_ip}", keys=keys,
+                                       details={"username": username})
     if limited is not None:
         return attempts.too_many(request, "login.html", limited, form=shown, next=next_)
     try:
+        account = await auth.authenticate_password(env, username=username, password=password)
         with env.db.read() as session:
-            account = auth.authenticate_password(session, username, password)
             caller = auth.account_caller(session, account.id)
     except Unauthenticated as refused:
         pending = refused.code == "account_pending"  # told only to who knows the password

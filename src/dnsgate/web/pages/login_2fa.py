@@ -42,9 +42,9 @@ async def check_code(request: Request) -> Response:
         return render(request, "login_2fa.html", 422, errors={"code": "Enter a code."})
     ip = ctx.source_ip or "-"
     keys = (f"2fa:{waiting.account_id}|{ip}", f"2fa-ip:{ip}")
-    limited = attempts.throttled(request, action="auth.2fa",
-                                 user_key=f"2fa:{waiting.account_id}|{ip}", keys=keys,
-                                 target=f"account:{waiting.account_id}")
+    limited = await attempts.throttled(request, action="auth.2fa",
+                                       user_key=f"2fa:{waiting.account_id}|{ip}", keys=keys,
+                                       target=f"account:{waiting.account_id}")
     if limited is not None:
         return attempts.too_many(request, "login_2fa.html", limited)
     try:

@@ -50,7 +50,7 @@ async def forgot(request: Request) -> Response:
     if mailer is None:
         return _forgot(request, 503, shown, {"": outbox.NO_MAIL})
     try:
-        mails = password_reset.reset_mails(env, ctx, mailer, login=data.text("login"))
+        mails = await password_reset.reset_mails(env, ctx, mailer, login=data.text("login"))
     except RateLimited as exc:
         return _limited(request, "password_forgot.html", exc, form=shown, can_mail=True)
     response = redirect(request, "/ui/login", done="reset_sent")
@@ -86,7 +86,8 @@ async def reset(request: Request) -> Response:
     if errors:
         return _reset(request, token, 422, errors)
     try:
-        password_reset.reset_password(env, ctx, token=token, password=data.get("password"))
+        await password_reset.reset_password(env, ctx, token=token,
+                                            password=data.get("password"))
     except InvalidInput as exc:
         if exc.code == "weak_password":
             return _reset(request, token, 422, {"password": exc.message})
@@ -124,9 +125,10 @@ async def change(request: Request, who: deps.Viewer) -> Response:
     if errors:
         return _change(request, 422, errors)
     try:
-        password_reset.change_password(env, ctx, caller=who.caller, session_id=who.session.id,
-                                       current=data.get("current"),
-                                       password=data.get("password"))
+        await password_reset.change_password(env, ctx, caller=who.caller,
+                                             session_id=who.session.id,
+                                             current=data.get("current"),
+                                             password=data.get("password"))
     except InvalidInput as exc:
         field = "current" if exc.code == "wrong_password" else "password"
         return _change(request, 422, {field: exc.message})

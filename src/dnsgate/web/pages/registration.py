@@ -78,9 +78,10 @@ async def register(request: Request) -> Response:
         errors["confirm"] = "The two passwords differ."
     if not errors:
         try:
-            made = registration.register(env, ctx, name=data.text("username"),
-                                         email=data.text("email"), password=data.get("password"),
-                                         invite=invite or None, mail_available=mailer is not None)
+            made = await registration.register(
+                env, ctx, name=data.text("username"), email=data.text("email"),
+                password=data.get("password"), invite=invite or None,
+                mail_available=mailer is not None)
         except Denied as exc:
             message = {"registration_invite": "Sign-up is by invitation only.",
                        "mail_unavailable": outbox.NO_MAIL}.get(exc.code, "Sign-up is closed.")
@@ -152,7 +153,7 @@ async def resend(request: Request) -> Response:
     if mailer is None:
         return _resend_page(request, 503, shown, {"": outbox.NO_MAIL})
     try:
-        account_id = registration.request_verification(env, ctx, login=data.text("login"))
+        account_id = await registration.request_verification(env, ctx, login=data.text("login"))
     except RateLimited as exc:
         response = _resend_page(request, 429, shown, {
             "": f"Too many requests. Try again in {exc.retry_after} seconds."})

@@ -112,7 +112,7 @@ async def disable(request: Request, who: deps.Viewer) -> Response:
     env = deps.ui(request).env
     try:
         proof = _proof(await deps.form(request), "disable_proof")
-        twofactor.disable(env, deps.context(request), caller=who.caller, proof=proof)
+        await twofactor.disable(env, deps.context(request), caller=who.caller, proof=proof)
     except FormInvalid as invalid:
         return _security_page(request, who, status=422, errors=invalid.errors)
     except (InvalidInput, Denied) as exc:
@@ -127,8 +127,8 @@ async def new_recovery_codes(request: Request, who: deps.Viewer) -> Response:
     env = deps.ui(request).env
     try:
         proof = _proof(await deps.form(request), "codes_proof")
-        codes = twofactor.regenerate_recovery_codes(env, deps.context(request),
-                                                    caller=who.caller, proof=proof)
+        codes = await twofactor.regenerate_recovery_codes(env, deps.context(request),
+                                                          caller=who.caller, proof=proof)
     except FormInvalid as invalid:
         return _security_page(request, who, status=422, errors=invalid.errors)
     except InvalidInput as exc:

@@ -1,0 +1,1 @@
+"""Outgoing mail (SMTP): verification, invites, password resets."""
