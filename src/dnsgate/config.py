@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -110,27 +110,18 @@ class Settings(BaseSettings):
             if part.strip()
         )
 
-    @field_validator("byod_allow_networks")
+    @field_validator("byod_allow_networks", "metrics_allow")
     @classmethod
-    def _cidrs(cls, value: str) -> str:
+    def _cidrs(cls, value: str, info: ValidationInfo) -> str:
         try:
             ipaddress_networks(value)
         except ValueError as exc:
-            raise ValueError(f"DNSGATE_BYOD_ALLOW_NETWORKS: {exc}") from None
+            raise ValueError(f"DNSGATE_{(info.field_name or '').upper()}: {exc}") from None
         return value
 
     @cached_property
     def byod_allow_network_list(self) -> tuple[Network, ...]:
         return ipaddress_networks(self.byod_allow_networks)
-
-    @field_validator("metrics_allow")
-    @classmethod
-    def _metrics_cidrs(cls, value: str) -> str:
-        try:
-            ipaddress_networks(value)
-        except ValueError as exc:
-            raise ValueError(f"DNSGATE_METRICS_ALLOW: {exc}") from None
-        return value
 
     @cached_property
     def metrics_allow_networks(self) -> tuple[Network, ...]:
