@@ -40,7 +40,7 @@ from dnsgate.config import Settings
 
 # Inclusive CPU of these (module-path fragment, function name) is reported with --yappi.
 WATCH = [
-    ("dnsgate/api/edge.py", "EdgeMiddleware.__call__", "whole app (edge middleware down)"),
+    ("dnsgate/edge/middleware.py", "EdgeMiddleware.__call__", "whole app (edge middleware down)"),
     ("fastapi/routing.py", "solve_dependencies", "FastAPI: solve dependencies (incl. auth)"),
     ("starlette/concurrency.py", "run_in_threadpool", "  thread-pool hand-offs (event loop side)"),
     ("dnsgate/api/deps.py", "get_caller", "  get_caller"),
@@ -52,7 +52,7 @@ WATCH = [
     ("dnsgate/services/records.py", "apply_changes", "  apply_changes"),
     ("dnsgate/services/records.py", "resolve_zone", "    resolve_zone (own read session)"),
     ("dnsgate/services/records.py", "parse_changes", "    parse_changes (names, dnspython)"),
-    ("dnsgate/services/ratelimit.py", "RateLimiter.hit", "    RateLimiter.hit"),
+    ("dnsgate/throttling/ratelimit.py", "RateLimiter.hit", "    RateLimiter.hit"),
     ("dnsgate/services/records.py", "_preauthorize", "    _preauthorize (decide)"),
     ("dnsgate/services/records.py", "_apply_transactional", "    _apply_transactional"),
     ("dnsgate/db/engine.py", "Database.write", "      Database.write (BEGIN IMMEDIATE..COMMIT)"),
@@ -61,7 +61,7 @@ WATCH = [
     ("dnsgate/backends/builtin.py", "BuiltinBackend.apply_in", "      BuiltinBackend.apply_in"),
     ("dnsgate/services/audit.py", "record", "      audit.record"),
     ("dnsgate/services/records.py", "touch", "      touch (token last use)"),
-    ("dnsgate/dnsserver/store.py", "ZoneStore.apply", "      commit hook (DNS view)"),
+    ("dnsgate/dnsserver/store.py", "ZoneStore.take", "      commit hook (DNS view)"),
     ("dnsgate/domain/policy.py", "decide", "decide() (all calls)"),
     ("sqlalchemy/engine/default.py", "DefaultDialect.do_execute", "sqlite3 cursor.execute (all)"),
     ("sqlalchemy/engine/base.py", "Connection.execute", "SQLAlchemy Connection.execute (all)"),
@@ -74,7 +74,7 @@ TIMERS = [
     ("dnsgate.services.records", "apply_changes", "service: apply_changes"),
     ("dnsgate.services.records", "resolve_zone", "  resolve_zone"),
     ("dnsgate.services.records", "parse_changes", "  parse_changes (names, dnspython)"),
-    ("dnsgate.services.ratelimit", "RateLimiter.hit", "  RateLimiter.hit"),
+    ("dnsgate.throttling.ratelimit", "RateLimiter.hit", "  RateLimiter.hit"),
     ("dnsgate.services.records", "_preauthorize", "  _preauthorize (decide x1-2)"),
     ("dnsgate.services.records", "_apply_transactional", "  _apply_transactional (write txn)"),
     ("dnsgate.backends.builtin", "BuiltinBackend.read_in", "    BuiltinBackend.read_in (2 SELECT)"),
@@ -83,7 +83,8 @@ TIMERS = [
      "    BuiltinBackend.apply_in (SELECT+2 UPDATE)"),
     ("dnsgate.services.audit", "record", "    audit.record (INSERT)"),
     ("dnsgate.services.records", "touch", "    touch (UPDATE tokens)"),
-    ("dnsgate.dnsserver.store", "ZoneStore.apply",
+    ("dnsgate.db.journal", "append", "    journal.append (UPDATE+INSERT)"),
+    ("dnsgate.dnsserver.store", "ZoneStore.take",
      "    commit hook: stage the change in the DNS view"),
 ]
 _spent: dict[str, int] = {}

@@ -125,7 +125,8 @@ def db_serial(cluster: Cluster, zone: str) -> int:
 
 def journal_seq(cluster: Cluster, zone: str) -> int:
     """The zone's newest journal sequence number."""
-    (row,) = query(cluster, "SELECT journal_seq FROM zones WHERE name = %s", zone)
+    (row,) = query(cluster, "SELECT COALESCE(MAX(c.seq), 0) FROM zone_changes c "
+                   "JOIN zones z ON z.id = c.zone_id WHERE z.name = %s", zone)
     return int(row[0])
 
 

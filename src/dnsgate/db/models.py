@@ -158,8 +158,6 @@ class Zone(Base):
     default_ttl: Mapped[int] = mapped_column(Integer, default=300)
     #: Labels the zone attaches to their parent besides domain/ownership.py's list.
     attached_labels: Mapped[list[str]] = mapped_column(JSON, default=list)
-    #: The sequence number of the zone's newest journal entry (``ZoneChange``).
-    journal_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

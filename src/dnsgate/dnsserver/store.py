@@ -44,11 +44,17 @@ from dnsgate.observability import metrics
 Listener = Callable[[str], None]
 
 # The built-in zones with their journal's key and newest entry (zone rows of
-# the built-in backend; a zone made by hand in the store alone has none).
+# the built-in backend; a zone made by hand in the store alone has none). The
+# newest entry is one index seek per zone.
 _ZONES_SQL = text("""
-SELECT bz.name, z.id, z.journal_seq FROM builtin_zones bz
-LEFT JOIN zones z ON z.name = bz.name
+SELECT bz.name, z.id, (SELECT MAX(c.seq) FROM zone_changes c WHERE c.zone_id = z.id)
+FROM builtin_zones bz LEFT JOIN zones z ON z.name = bz.name
  AND z.backend_id IN (SELECT id FROM backends WHERE provider = 'builtin')
+""")
+_ZONE_SQL = text("""
+SELECT z.id, (SELECT MAX(c.seq) FROM zone_changes c WHERE c.zone_id = z.id)
+FROM zones z JOIN backends b ON b.id = z.backend_id
+WHERE z.name = :zone AND b.provider = 'builtin'
 """)
 
 
@@ -241,15 +247,12 @@ class ZoneStore:
         view: ZoneView | None = None
         zone_id: int | None = None
         with self.db.read() as session:
-            row = session.execute(
-                text("SELECT z.id, z.journal_seq FROM zones z JOIN backends b "
-                     "ON b.id = z.backend_id WHERE z.name = :zone AND b.provider = 'builtin'"),
-                {"zone": zone}).first()
+            row = session.execute(_ZONE_SQL, {"zone": zone}).first()
             if row is not None:
                 zone_id = int(row[0])
             if self._backend.has_zone_in(session, zone):
                 view = build(zone, self._backend.read_in(session, zone))
-                view.seq = int(row[1]) if row is not None else 0
+                view.seq = int(row[1] or 0) if row is not None else 0
         with self.lock:
             if view is None:
                 self._views.pop(origin, None)

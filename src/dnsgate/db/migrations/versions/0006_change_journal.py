@@ -1,5 +1,4 @@
-"""change journal: every RRset change of a zone in order (zone_changes), and each
-zone's newest sequence number
+"""change journal: every RRset change of a zone in order (zone_changes)
 
 Revision ID: 0006
 Revises: 0005
@@ -18,11 +17,6 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("zones", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("journal_seq", sa.BigInteger(), nullable=False,
-                                      server_default="0"))
-    with op.batch_alter_table("zones", schema=None) as batch_op:
-        batch_op.alter_column("journal_seq", server_default=None)
     op.create_table(
         "zone_changes",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -52,5 +46,3 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_zone_changes_rrset", table_name="zone_changes")
     op.drop_table("zone_changes")
-    with op.batch_alter_table("zones", schema=None) as batch_op:
-        batch_op.drop_column("journal_seq")
