@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -156,11 +156,29 @@ def _entry(row: Row) -> Entry:
                  row.surface, row.request_id, row.time, row.serial)
 
 
-def read_forward(session: Session, zone_id: int, after: int) -> list[Entry]:
-    """The zone's entries after sequence number ``after``, oldest first."""
-    rows = session.scalars(select(Row).where(Row.zone_id == zone_id, Row.seq > after)
-                           .order_by(Row.seq))
-    return [_entry(row) for row in rows]
+_FORWARD = """
+SELECT id, zone_id, seq, name, rtype, old, new, old_known, actor_type, actor_id, account_id,
+       realm_id, surface, request_id, time, serial
+FROM zone_changes WHERE zone_id = :zone_id AND seq > :after ORDER BY seq
+"""
+
+
+def read_forward(session: Executor, zone_id: int, after: int) -> list[Entry]:
+    """The zone's entries after sequence number ``after``, oldest first.
+
+    Hand-written SQL: the DNS server reads this after every other worker's
+    change (the ORM cost ~30 us more per entry)."""
+    raw = Raw.of(session)
+    out = []
+    for (entry_id, zone, seq, name, rtype, old, new, old_known, actor_type, actor_id,
+         account_id, realm_id, surface, request_id, time, serial) in raw.execute(
+            session, _FORWARD, {"zone_id": zone_id, "after": after}).fetchall():
+        out.append(Entry(entry_id, zone, seq, name, rtype,
+                         rrset_of(name, rtype, raw.json_out(old)),
+                         rrset_of(name, rtype, raw.json_out(new)), bool(old_known),
+                         actor_type, actor_id, account_id, realm_id, surface, request_id,
+                         cast(datetime, raw.time_out(time)), serial))  # NOT NULL
+    return out
 
 
 def first_seq(session: Session, zone_id: int) -> int | None:
