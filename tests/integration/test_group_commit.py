@@ -176,3 +176,17 @@ async def test_on_postgresql_a_slow_batch_leaves_the_loop_free(scratch):
     finally:
         ticker.cancel()
     assert ticks >= 20  # ~50 ticks in 0.5 s; on the loop the batch would leave none
+
+
+@pytest.mark.postgres_only
+async def test_on_postgresql_jobs_that_come_during_a_batch_go_together_in_the_next(
+        scratch, commits):
+    def slow(tx):
+        tx.driver.execute("SELECT pg_sleep(0.3)")
+        tx.info.setdefault("notes", []).append("slow")
+
+    first = asyncio.ensure_future(scratch.commits.run(slow, key="k"))
+    await asyncio.sleep(0.1)  # the slow batch is on its thread now
+    later = [scratch.commits.run(insert_event(f"v{i}"), key="k") for i in range(5)]
+    await asyncio.gather(first, *later)
+    assert commits == [{"notes": ["slow"]}, {"notes": [f"v{i}" for i in range(5)]}]

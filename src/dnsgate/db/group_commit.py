@@ -65,11 +65,14 @@ class _Job(Generic[T]):
 @dataclass(slots=True)
 class _Queue:
     """The jobs waiting in one event loop, by lock key: ``jobs`` for the next
-    pass of the loop, ``stalled`` for the write lock another process holds."""
+    pass of the loop, ``stalled`` for the write lock another process holds;
+    ``running``: keys with a batch on a worker thread (PostgreSQL), whose next
+    batch gathers in ``jobs`` until it is done."""
 
     loop: asyncio.AbstractEventLoop
     jobs: dict[str | None, list[_Job[Any]]] = field(default_factory=dict)
     stalled: dict[str | None, list[_Job[Any]]] = field(default_factory=dict)
+    running: set[str | None] = field(default_factory=set)
 
 
 class GroupCommit:
@@ -94,7 +97,8 @@ class GroupCommit:
             waiting = queue.stalled.get(batch_key)  # join the batch waiting for the lock
             if waiting is None:
                 waiting = queue.jobs[batch_key] = []
-                loop.call_soon(self._flush, queue, batch_key)
+                if batch_key not in queue.running:  # else flushed when that batch is done
+                    loop.call_soon(self._flush, queue, batch_key)
         job: _Job[T] = _Job(work, loop.create_future(),
                             time.monotonic() + self.db.busy_timeout)
         waiting.append(job)
@@ -131,8 +135,19 @@ class GroupCommit:
             return
         # PostgreSQL: every statement is a round trip (and a zone's advisory lock
         # may wait for another node); a worker thread waits, the loop serves on.
+        # One batch per key at a time: the jobs that come meanwhile wait for it
+        # and go together in the next one (a batch each would cost a transaction
+        # and its round trips each, and they would only queue for the zone's lock).
+        queue.running.add(key)
         done = queue.loop.run_in_executor(None, self._commit, jobs)
-        done.add_done_callback(lambda finished: _settle_from(jobs, finished))
+        done.add_done_callback(lambda finished: self._done(queue, key, jobs, finished))
+
+    def _done(self, queue: _Queue, key: str | None, jobs: list[_Job[Any]],
+              finished: asyncio.Future[Any]) -> None:
+        queue.running.discard(key)
+        _settle_from(jobs, finished)
+        if queue.jobs.get(key):
+            self._flush(queue, key)
 
     def _commit(self, jobs: list[_Job[Any]]) -> list[tuple[bool, Any]] | None:
         """Run the batch in one write transaction: each job's outcome (ok, value),

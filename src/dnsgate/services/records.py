@@ -126,6 +126,15 @@ def touch(session: Executor, env: Env, ctx: RequestContext, caller: Caller) -> N
                                   "id": caller.actor_id})
 
 
+def _touch_in_zone_batch(tx: Tx, env: Env, ctx: RequestContext, caller: Caller,
+                         zone: str) -> None:
+    """``touch`` as a job of the zone's batch: the zone's lock first, as every
+    job of that batch takes it, so two nodes never hold the token row and the
+    zone's lock in opposite orders (PostgreSQL found that deadlock)."""
+    env.db.lock(tx, zone_lock_key(zone))
+    touch(tx, env, ctx, caller)
+
+
 def resolve_zone(env: Env, caller: Caller, zone: str) -> ZoneInfo:
     """The zone a caller names, if it may see it; ZoneNotFound (404) otherwise.
 
@@ -182,8 +191,8 @@ async def list_rrsets(env: Env, ctx: RequestContext, *, caller: Caller, zone: st
         with env.db.transaction(write=False) as tx:
             rrsets = store.read_in(tx, info.name, owner, wanted)
         # The use is recorded in a coming batch: a read never waits for the write lock.
-        env.commits.later(lambda tx: touch(tx, env, ctx, caller),
-                                  key=zone_lock_key(info.name))
+        env.commits.later(lambda tx: _touch_in_zone_batch(tx, env, ctx, caller, info.name),
+                          key=zone_lock_key(info.name))
     else:
         rrsets = await _upstream(env, ctx, caller, info, "rrset.read",
                                  backend.read(info.name, owner, wanted))
