@@ -9,6 +9,7 @@ nodes behind a load balancer would.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -25,6 +26,15 @@ START_TIMEOUT = 60.0  # a node starts in ~2 s; a busy shared machine takes longe
 #: Every node of every test shares it, so the tokens of the template database
 #: (HMAC under this key) are valid on all of them.
 SECRET_KEY = "cluster-test-secret-key-0123456789abcdef0123"
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent() -> None:
+    """In the node, before exec: SIGKILL when the test process ends, however it
+    ends (a timeout or a kill of pytest must not leave nodes behind)."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 @dataclass
@@ -88,7 +98,8 @@ def start_nodes(workdir: Path, database_url: str, redis_url: str, count: int,
             with log_path.open("wb") as log:
                 process = subprocess.Popen(
                     [*DNSGATE, "serve", "--host", "127.0.0.1", "--port", str(http_port)],
-                    env=env, stdout=log, stderr=subprocess.STDOUT)
+                    env=env, stdout=log, stderr=subprocess.STDOUT,
+                    preexec_fn=_die_with_parent)
             nodes.append(Node(name, http_port, dns_port, process, log_path))
         for node in nodes:
             _wait_healthy(node)
