@@ -49,7 +49,8 @@ def test_edit_records_then_find_them_in_activity(new_tab, ui_server):
 
     _save(tab, "www", "A", "192.0.2.10")
     page.get_by_text("The record set is saved.").wait_for()
-    row = page.get_by_role("row").filter(has_text=www)
+    records = page.locator("section[aria-labelledby=records-h]")  # not the history's rows
+    row = records.get_by_role("row").filter(has_text=www)
     assert "192.0.2.10" in row.inner_text()
 
     page.get_by_role("link", name=f"Edit {www} A").click()
@@ -57,7 +58,7 @@ def test_edit_records_then_find_them_in_activity(new_tab, ui_server):
     page.get_by_label("Records").fill("192.0.2.11\n192.0.2.12")
     page.get_by_role("button", name="Save record set").click()
     page.get_by_text("The record set is saved.").wait_for()
-    assert "192.0.2.12" in page.get_by_role("row").filter(has_text=www).inner_text()
+    assert "192.0.2.12" in records.get_by_role("row").filter(has_text=www).inner_text()
 
     _save(tab, "mail", "A", "not-an-address")
     error = page.locator("#records-error")
@@ -68,7 +69,9 @@ def test_edit_records_then_find_them_in_activity(new_tab, ui_server):
 
     page.get_by_role("button", name=f"Delete {www} A").click()
     page.get_by_text("The record set is deleted.").wait_for()
-    assert page.get_by_role("row").filter(has_text=www).count() == 0
+    assert records.get_by_role("row").filter(has_text=www).count() == 0
+    history = page.locator("section#history")
+    assert history.get_by_role("row").filter(has_text=www).count() == 3  # made, changed, deleted
     tab.shoot("realm-page")
 
     page.get_by_role("link", name="Activity").click()
