@@ -130,7 +130,6 @@ def _serve(settings: Settings, host: str | None, port: int | None, *, demo: bool
     import uvicorn
 
     from dnsgate.app import build_env, create_app
-    from dnsgate.balancer import BalancedServer
     from dnsgate.db import migrate
 
     _configure_logging(settings)
@@ -164,8 +163,7 @@ def _serve(settings: Settings, host: str | None, port: int | None, *, demo: bool
         app_ = create_app(settings, env=worker_env, migrate_on_start=False, own_process=True,
                           worker=role)
         config = uvicorn.Config(app_, **_uvicorn_options(settings))
-        assert role.balance is not None  # set in the child
-        BalancedServer(config, role.balance).run(sockets=[listening])
+        uvicorn.Server(config).run(sockets=[listening])
 
     raise typer.Exit(workers.supervise(socks, settings.data_dir / "locks", run_worker))
 

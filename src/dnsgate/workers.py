@@ -15,9 +15,11 @@ What the workers share, and why:
   read-modify-write of a zone excludes the other workers' like PostgreSQL's
   advisory locks do across nodes;
 * the DNS wake-ups (``dnsserver/wakeups.py``): worker 0 serves DNS, the others
-  name the zones they changed, whose journals it reads before answering;
-* the open connections' counts (``balancer.py``): a worker holding more than
-  another passes a new connection on, so keep-alive clients split evenly.
+  name the zones they changed, whose journals it reads before answering.
+
+New connections are spread by the kernel alone (SO_REUSEPORT). It split wrk's
+64 keep-alive clients anywhere from 20/44 to 32/32; passing sockets between
+the workers to even that out made no run faster (bench/README.md, 2026-12-05).
 
 Any worker that exits on its own takes the others down with it, and the
 supervisor exits with its status: a half-running node is worse than a
@@ -40,7 +42,6 @@ from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 from typing import Any
 
-from dnsgate.balancer import ConnectionBalancer, WorkerBalance
 from dnsgate.db.process_locks import ProcessLocks
 from dnsgate.dnsserver.wakeups import WakeupReceiver, Wakeups, WakeupSender
 from dnsgate.throttling.ratelimit import SharedArrivals
@@ -61,7 +62,6 @@ class WorkerRole:
     # or their first changes would find no zone view to go into (loading a big
     # zone takes seconds).
     dns_ready: EventType
-    balance: WorkerBalance | None = None  # set in the child
     wakeup_receiver: WakeupReceiver | None = None  # worker 0: serves DNS
     wakeup_sender: WakeupSender | None = None  # the others
 
@@ -110,7 +110,6 @@ def supervise(socks: list[socket.socket], lock_dir: Path,
     count = len(socks)
     arrivals = SharedArrivals()
     wakeups = Wakeups(count)
-    balancer = ConnectionBalancer(count)
     dns_ready = multiprocessing.get_context("fork").Event()
     children: dict[int, int] = {}
     stopping = False
@@ -131,10 +130,9 @@ def supervise(socks: list[socket.socket], lock_dir: Path,
                 other.close()
             _run_child(WorkerRole(index, arrivals, ProcessLocks(lock_dir),
                                   dns_ready),
-                       wakeups, balancer, socks[index], run_worker)
+                       wakeups, socks[index], run_worker)
         children[pid] = index
     wakeups.close()
-    balancer.close()
     for sock in socks:
         sock.close()
     log.info("dnsgate: %d workers (pids %s)", count, ", ".join(map(str, children)))
@@ -153,15 +151,13 @@ def supervise(socks: list[socket.socket], lock_dir: Path,
     return status
 
 
-def _run_child(role: WorkerRole, wakeups: Wakeups, balancer: ConnectionBalancer,  # pragma: no cover
-               sock: socket.socket,
+def _run_child(role: WorkerRole, wakeups: Wakeups, sock: socket.socket,  # pragma: no cover
                run_worker: Callable[[WorkerRole, socket.socket], None]) -> None:
     code = 1
     try:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         _die_with_parent()
-        role.balance = balancer.worker(role.index)
         if role.serves_dns:
             role.wakeup_receiver = wakeups.receiver()
         else:

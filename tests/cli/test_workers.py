@@ -13,10 +13,8 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -148,63 +146,6 @@ def _failed_login(base: str, name: str) -> int:
         return browser.post("/ui/login", data={
             "username": name, "password": "not the password", "csrf_token": csrf.group(1)},
         ).status_code
-
-
-def test_keep_alive_connections_split_evenly_over_the_workers(tmp_path, database_url):
-    env = _env(tmp_path, database_url)
-    with running("serve", env, args=WORKERS) as server:
-        port = int(server.base.rsplit(":", 1)[1])
-        workers = _worker_pids(server.process.pid)
-        clients = [_keep_alive_client(port) for _ in range(30)]
-        held = _connections_by_worker(workers, port)
-        first, second = (len(held[pid]) for pid in workers)
-        assert first + second == 30 and abs(first - second) <= 2
-        # the first worker's clients leave; the next ten all go to it (by the
-        # kernel's hash alone: one time in 1,024)
-        leaving = held[workers[0]]
-        for client in clients:
-            if client.getsockname()[1] in leaving:
-                client.close()
-        _wait_for(lambda: len(_connections_by_worker(workers, port)[workers[0]]) == 0)
-        clients += [_keep_alive_client(port) for _ in range(10)]
-        assert {pid: len(ports) for pid, ports in _connections_by_worker(workers, port).items()} \
-            == {workers[0]: 10, workers[1]: second}
-        for client in clients:
-            client.close()
-
-
-def _keep_alive_client(port: int) -> socket.socket:
-    """A connection that has had one answer and stays open."""
-    client = socket.create_connection(("127.0.0.1", port), timeout=10)
-    client.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-    assert client.recv(4096).startswith(b"HTTP/1.1 200")
-    return client
-
-
-def _connections_by_worker(workers: list[int], port: int) -> dict[int, set[int]]:
-    """Worker pid -> the client ports of the established connections it holds."""
-    remote_port_of = {}  # socket inode -> the client's port, for this server port
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        local, remote, state, inode = fields[1], fields[2], fields[3], fields[9]
-        if state == "01" and int(local.split(":")[1], 16) == port:
-            remote_port_of[inode] = int(remote.split(":")[1], 16)
-    held: dict[int, set[int]] = {}
-    for pid in workers:
-        held[pid] = set()
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
-            target = os.readlink(fd) if fd.is_symlink() else ""
-            inode = target[len("socket:["):-1] if target.startswith("socket:[") else None
-            if inode in remote_port_of:
-                held[pid].add(remote_port_of[inode])
-    return held
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_workers_must_be_a_sane_number(tmp_path, database_url):
