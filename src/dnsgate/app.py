@@ -158,7 +158,7 @@ def create_app(settings: Settings, *, env: Env | None = None, migrate_on_start: 
 
     # First in the route table, as plain Starlette routes: the requests served
     # most (the machine PUT, the dyndns2 update), then the probes. FastAPI's own
-    # route there took a quarter more CPU per PUT (api/records.py); the PUT's
+    # route there took a fifth more CPU per PUT (api/records.py); the PUT's
     # FastAPI route below stays for the OpenAPI document.
     first = [Route(f"{API_V1}{records.PUT_PATH}", records.put_rrset_plain, methods=["PUT"]),
              dyndns2.update_route()]
