@@ -181,11 +181,6 @@ def read_forward(session: Executor, zone_id: int, after: int) -> list[Entry]:
     return out
 
 
-def first_seq(session: Session, zone_id: int) -> int | None:
-    """The oldest sequence number still in the zone's journal (None: empty)."""
-    return session.scalar(select(func.min(Row.seq)).where(Row.zone_id == zone_id))
-
-
 def history(session: Session, zone_id: int, *, name: str | None = None,
             rtype: str | None = None, before: int | None = None,
             limit: int = 100) -> list[Entry]:
